@@ -1,0 +1,187 @@
+/**
+ * From the bytes on the wire to the environ: how an HTTP request becomes PEP 3333's dict.
+ *
+ * Node's parser (llhttp) has already split the request line and headers; every string it gives
+ * us holds one byte per code unit (Latin-1), which is exactly what PEP 3333 calls a native
+ * string. This module only moves those strings into CGI names.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import type { Environ, ErrorStream, FileWrapper, InputStream } from "../tsgi/types.js";
+import { BadRequest } from "./errors.js";
+import type { TrustedProxies } from "./trusted-proxies.js";
+
+/** What the environ needs to know about the server, fixed for the life of a worker. */
+export interface ServerContext {
+  /** SCRIPT_NAME of the whole server: `""` or a path like `/app` (from `--root-path`). */
+  rootPath: string;
+  /** SERVER_SOFTWARE. */
+  software: string;
+  multiprocess: boolean;
+  errors: ErrorStream;
+  fileWrapper: FileWrapper;
+  trustedProxies: TrustedProxies;
+}
+
+const VERSION: readonly [1, 0] = Object.freeze([1, 0] as const);
+
+/**
+ * `User-Agent` → `HTTP_USER_AGENT`; `Content-Type`/`Content-Length` keep their CGI names;
+ * a name with `_` maps to null and is dropped, because `X_Forwarded_For` would otherwise land
+ * on the same key as `X-Forwarded-For` and let a client forge it.
+ */
+export function environKeyOf(headerName: string): string | null {
+  if (headerName.includes("_")) return null;
+  const upper = headerName.toUpperCase().replaceAll("-", "_");
+  if (upper === "CONTENT_TYPE" || upper === "CONTENT_LENGTH") return upper;
+  return "HTTP_" + upper;
+}
+
+// Header names repeat on every request; remember their keys (bounded, so random names from
+// hostile clients cannot grow it without limit).
+const keyCache = new Map<string, string | null>();
+const KEY_CACHE_LIMIT = 1000;
+
+function cachedEnvironKey(headerName: string): string | null {
+  let key = keyCache.get(headerName);
+  if (key === undefined) {
+    key = environKeyOf(headerName);
+    if (keyCache.size < KEY_CACHE_LIMIT) keyCache.set(headerName, key);
+  }
+  return key;
+}
+
+const HEX = /%([0-9A-Fa-f]{2})/g;
+
+/**
+ * Percent-decodes a path into a native string: `%C3%A9` becomes two code units, 0xC3 0xA9 — the
+ * bytes, as Latin-1 — never `é`. (decodeURIComponent would decode UTF-8 and throw on `%FF`.)
+ * Apps that want text decode it themselves: `Buffer.from(PATH_INFO, "latin1").toString()`.
+ */
+export function unquoteToNative(path: string): string {
+  if (!path.includes("%")) return path;
+  return path.replace(HEX, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/**
+ * Splits a request-target into its path and query: origin-form (`/a?b`), absolute-form
+ * (`http://host/a?b`, what proxies send), and asterisk-form (`*`, for `OPTIONS *`).
+ */
+export function splitTarget(target: string): { path: string; query: string } {
+  let end = target.indexOf("#");
+  if (end === -1) end = target.length;
+  const q = target.indexOf("?");
+  let path = q === -1 || q > end ? target.slice(0, end) : target.slice(0, q);
+  const query = q === -1 || q > end ? "" : target.slice(q + 1, end);
+  if (path.charCodeAt(0) !== 0x2f /* / */) {
+    if (path === "*") path = "";
+    else {
+      const scheme = path.indexOf("://");
+      if (scheme === -1) throw new BadRequest(`Invalid request target '${target}'`);
+      const slash = path.indexOf("/", scheme + 3);
+      path = slash === -1 ? "/" : path.slice(slash);
+    }
+  }
+  return { path, query };
+}
+
+/** Where the connection is served: the listener's address, computed once per socket. */
+interface ConnectionInfo {
+  serverName: string;
+  serverPort: string;
+  remoteAddr: string;
+  remotePort: string;
+  trusted: boolean;
+}
+
+const connectionInfo = Symbol("tsgi.connection");
+type InfoSocket = Socket & { [connectionInfo]?: ConnectionInfo };
+
+function infoOf(socket: InfoSocket, context: ServerContext): ConnectionInfo {
+  let info = socket[connectionInfo];
+  if (info === undefined) {
+    const remoteAddr = socket.remoteAddress ?? "";
+    info = {
+      serverName: socket.localAddress ?? "",
+      serverPort: socket.localPort === undefined ? "" : String(socket.localPort),
+      remoteAddr,
+      remotePort: socket.remotePort === undefined ? "" : String(socket.remotePort),
+      trusted: context.trustedProxies.trusts(remoteAddr),
+    };
+    socket[connectionInfo] = info;
+  }
+  return info;
+}
+
+/** SERVER_NAME/SERVER_PORT for a unix socket, which has no address: taken from Host. */
+function fromHost(host: string | undefined, scheme: string): [string, string] {
+  if (host === undefined || host === "") return ["localhost", scheme === "https" ? "443" : "80"];
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
+  const name = match?.[1] || "localhost";
+  return [name, match?.[2] ?? (scheme === "https" ? "443" : "80")];
+}
+
+/** Builds the environ for one request. `input` is created by the caller (it may answer 100). */
+export function buildEnviron(
+  request: IncomingMessage,
+  input: InputStream,
+  context: ServerContext,
+): Environ {
+  const target = request.url ?? "/";
+  const { path, query } = splitTarget(target);
+  const decoded = unquoteToNative(path);
+  const root = context.rootPath;
+  let scriptName = "";
+  let pathInfo = decoded;
+  if (root !== "" && decoded.startsWith(root)) {
+    const rest = decoded.slice(root.length);
+    if (rest === "" || rest.charCodeAt(0) === 0x2f) {
+      scriptName = root;
+      pathInfo = rest;
+    }
+  } else if (root !== "") {
+    // A proxy that strips the prefix sends the path without it: it still runs under the root.
+    scriptName = root;
+  }
+
+  const info = infoOf(request.socket, context);
+  const environ = {
+    REQUEST_METHOD: request.method ?? "GET",
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: pathInfo,
+    QUERY_STRING: query,
+    SERVER_NAME: info.serverName,
+    SERVER_PORT: info.serverPort,
+    SERVER_PROTOCOL: request.httpVersion === "1.0" ? "HTTP/1.0" : "HTTP/1.1",
+    SERVER_SOFTWARE: context.software,
+    REMOTE_ADDR: info.remoteAddr,
+    REMOTE_PORT: info.remotePort,
+    "tsgi.version": VERSION,
+    "tsgi.url_scheme": "http",
+    "tsgi.input": input,
+    "tsgi.errors": context.errors,
+    "tsgi.multithread": false,
+    "tsgi.multiprocess": context.multiprocess,
+    "tsgi.run_once": false,
+    "tsgi.file_wrapper": context.fileWrapper,
+    "tsgi.input_terminated": true,
+    "gateway.raw_uri": target,
+  } as Environ;
+
+  const raw = request.rawHeaders;
+  const headers = environ as unknown as Record<string, string | undefined>;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = cachedEnvironKey(raw[i]!);
+    if (key === null) continue;
+    const previous = headers[key];
+    headers[key] = previous === undefined ? raw[i + 1]! : previous + ", " + raw[i + 1]!;
+  }
+
+  if (info.serverName === "") {
+    const [name, port] = fromHost(environ.HTTP_HOST, environ["tsgi.url_scheme"]);
+    environ.SERVER_NAME = name;
+    environ.SERVER_PORT = port;
+  }
+  if (info.trusted) context.trustedProxies.apply(environ);
+  return environ;
+}

@@ -1,0 +1,395 @@
+/**
+ * One request, start to finish: the server side of the contract (PEP 3333's "server" rules).
+ *
+ *   1. build the environ from the request;
+ *   2. call the app with it and a `startResponse` that only *records* status and headers;
+ *   3. send the headers when the first non-empty chunk appears (or the body ends), so an app
+ *      that fails before that can still replace its response with an error;
+ *   4. stream the chunks, waiting when the socket is full (back-pressure);
+ *   5. call the body's `close()` exactly once — on success, on error, on client disconnect.
+ *
+ * The hot path (an app that returns an array, like hello) runs without a single promise.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Environ, HeaderList, ResponseBody, StartResponse, Write } from "../tsgi/types.js";
+import { forbidsBody, headersProblem, statusProblem } from "../tsgi/rules.js";
+import { buildEnviron, type ServerContext } from "./environ.js";
+import { BadRequest, ContractViolation } from "./errors.js";
+import { RequestInput } from "./input.js";
+import { describeError, type Logger } from "./log.js";
+import { sendPlainResponse } from "./plain-response.js";
+
+/** What a finished exchange reports to the access log and metrics. */
+export interface ExchangeRecord {
+  environ: Environ | undefined;
+  request: IncomingMessage;
+  status: number;
+  /** Body bytes the app produced (what went on the wire, for a GET). */
+  bytes: number;
+  /** Response headers as sent (app headers; the server's own are not included). */
+  headers: HeaderList;
+  startedAt: bigint;
+}
+
+export interface HandlerOptions {
+  context: ServerContext;
+  log: Logger;
+  /** Called before the app for each request (Gunicorn's `pre_request`). */
+  beforeRequest?: (request: IncomingMessage, environ: Environ) => void;
+  /** Called after each response, whatever happened (access log, metrics, `post_request`). */
+  afterResponse?: (record: ExchangeRecord) => void;
+}
+
+const NO_HEADERS: HeaderList = [];
+
+type Body = ResponseBody;
+
+function isThenable(value: unknown): value is PromiseLike<Body> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+function chunkProblem(chunk: unknown): string | null {
+  if (chunk instanceof Uint8Array) return null;
+  if (typeof chunk === "string")
+    return `body yielded a string (${JSON.stringify(chunk.slice(0, 20))}); encode it to a Uint8Array`;
+  return `body yielded ${chunk === null ? "null" : typeof chunk}; chunks must be Uint8Array`;
+}
+
+/** The state of one request/response exchange. */
+class Exchange {
+  environ: Environ | undefined;
+  input: RequestInput | undefined;
+  status: string | undefined;
+  code = 0;
+  headers: HeaderList = NO_HEADERS;
+  hasServerHeader = false;
+  /** The app's own Content-Length, or -1. */
+  declaredLength = -1;
+  headersSent = false;
+  bytes = 0;
+  aborted = false;
+  finished = false;
+  reported = false;
+  body: Body | undefined;
+  #closeCalled = false;
+  readonly startedAt = process.hrtime.bigint();
+
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+    readonly options: HandlerOptions,
+  ) {}
+
+  readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (excInfo !== undefined && excInfo !== null) {
+      // PEP 3333: with exc_info after the headers went out, re-raise — the app must not catch it.
+      if (this.headersSent) throw excInfo;
+    } else if (this.status !== undefined) {
+      throw new ContractViolation("start_response() called a second time without excInfo");
+    }
+    const problem = statusProblem(status) ?? headersProblem(headers);
+    if (problem !== null) throw new ContractViolation(problem);
+    let declared = -1;
+    let hasServer = false;
+    for (const [name, value] of headers) {
+      const lower = name.length === 14 || name.length === 6 ? name.toLowerCase() : "";
+      if (lower === "content-length") {
+        if (!/^[0-9]+$/.test(value))
+          throw new ContractViolation(`Content-Length ${JSON.stringify(value)} is not a number`);
+        declared = Number(value);
+      } else if (lower === "server") hasServer = true;
+    }
+    this.status = status;
+    this.code = Number(status.slice(0, 3));
+    this.headers = headers;
+    this.declaredLength = declared;
+    this.hasServerHeader = hasServer;
+    return this.write;
+  };
+
+  /** The legacy `write()`: sends the headers at once, then the chunk. */
+  readonly write: Write = (chunk) => {
+    if (this.status === undefined)
+      throw new ContractViolation("write() called before start_response()");
+    const problem = chunkProblem(chunk);
+    if (problem !== null)
+      throw new ContractViolation(problem.replace("body yielded", "write() got"));
+    if (!this.headersSent) this.sendHeaders(-1);
+    return this.transmit(chunk);
+  };
+
+  /** Puts status and headers on the wire; `knownLength` >= 0 adds a Content-Length. */
+  sendHeaders(knownLength: number): void {
+    if (this.status === undefined)
+      throw new ContractViolation("the body produced data before start_response() was called");
+    const { headers } = this;
+    const flat: string[] = [];
+    for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
+    if (!this.hasServerHeader) flat.push("Server", this.options.context.software);
+    if (knownLength >= 0 && this.declaredLength < 0 && !forbidsBody(this.code))
+      flat.push("Content-Length", String(knownLength));
+    this.headersSent = true;
+    this.response.writeHead(this.code, this.status.slice(4), flat);
+  }
+
+  /** Writes one chunk, honouring the app's Content-Length; a promise means "wait for drain". */
+  transmit(chunk: Uint8Array): Promise<void> | undefined {
+    let data = chunk;
+    if (this.declaredLength >= 0 && this.bytes + data.length > this.declaredLength) {
+      data = data.subarray(0, this.declaredLength - this.bytes);
+      this.options.log.error(
+        "%s: app sent more than its Content-Length (%d); the excess was cut",
+        this.describe(),
+        this.declaredLength,
+      );
+      this.aborted = true; // stop iterating: everything allowed has been sent
+    }
+    this.bytes += data.length;
+    if (this.response.write(data)) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.response.off("drain", done);
+        this.response.off("close", done);
+        resolve();
+      };
+      this.response.on("drain", done);
+      this.response.on("close", done);
+    });
+  }
+
+  /** Ends a response whose body has been fully produced. */
+  end(): void {
+    this.finished = true;
+    if (!this.headersSent) this.sendHeaders(0);
+    if (
+      this.declaredLength > this.bytes &&
+      !forbidsBody(this.code) &&
+      this.request.method !== "HEAD"
+    ) {
+      this.options.log.error(
+        "%s: app sent %d bytes of its Content-Length %d; connection closed so the client sees it",
+        this.describe(),
+        this.bytes,
+        this.declaredLength,
+      );
+      this.response.destroy();
+    } else this.response.end();
+    this.closeBody();
+  }
+
+  /** The app (or its body) threw: a 500 if nothing was sent yet, else abort the connection. */
+  fail(error: unknown): void {
+    this.finished = true;
+    if (error instanceof BadRequest) {
+      this.code = 400;
+      sendPlainResponse(this.response, 400, error.message);
+    } else if (error instanceof ContractViolation) {
+      this.options.log.error("%s: TSGI contract violation: %s", this.describe(), error.message);
+    } else {
+      this.options.log.error(
+        "Error handling request %s\n%s",
+        this.describe(),
+        describeError(error),
+      );
+    }
+    if (!(error instanceof BadRequest)) {
+      if (this.headersSent || this.response.headersSent) {
+        this.options.log.error("%s: headers already sent; connection aborted", this.describe());
+        this.response.destroy();
+      } else {
+        this.code = 500;
+        this.bytes = 0;
+        sendPlainResponse(this.response, 500, "Internal Server Error", { close: false });
+      }
+    }
+    this.closeBody();
+  }
+
+  /** PEP 3333: "the server must call close()" — exactly once, whatever happened. */
+  closeBody(): void {
+    if (this.#closeCalled) return;
+    this.#closeCalled = true;
+    const body = this.body;
+    if (body === undefined || typeof body.close !== "function") return;
+    try {
+      const result = body.close();
+      if (isThenable(result))
+        Promise.resolve(result).catch((error: unknown) => this.logCloseError(error));
+    } catch (error) {
+      this.logCloseError(error);
+    }
+  }
+
+  logCloseError(error: unknown): void {
+    this.options.log.error("%s: body close() failed\n%s", this.describe(), describeError(error));
+  }
+
+  describe(): string {
+    return `${this.request.method} ${this.request.url}`;
+  }
+}
+
+/** Serves one request with `app`; the listener for Node's `request` event. */
+export function createRequestHandler(
+  app: (environ: Environ, startResponse: StartResponse) => Body | PromiseLike<Body>,
+  options: HandlerOptions,
+): (request: IncomingMessage, response: ServerResponse, expectsContinue?: boolean) => void {
+  const { context, beforeRequest, afterResponse } = options;
+
+  function respond(exchange: Exchange, body: Body): void {
+    exchange.body = body;
+    if (Array.isArray(body)) {
+      respondWithArray(exchange, body as Uint8Array[]);
+      return;
+    }
+    if (body === null || body === undefined || typeof body === "string") {
+      const what = typeof body === "string" ? "a string" : String(body);
+      exchange.fail(
+        new ContractViolation(
+          `app returned ${what}; it must return an iterable of Uint8Array chunks (e.g. [bytes])`,
+        ),
+      );
+      return;
+    }
+    const isAsync = typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function";
+    if (!isAsync && typeof (body as Iterable<Uint8Array>)[Symbol.iterator] !== "function") {
+      exchange.fail(
+        new ContractViolation(`app returned ${typeof body} that is not iterable; return [bytes]`),
+      );
+      return;
+    }
+    void pump(exchange, body, isAsync);
+  }
+
+  /** The common case — a list of chunks already in memory — with an exact Content-Length. */
+  function respondWithArray(exchange: Exchange, chunks: Uint8Array[]): void {
+    let total = 0;
+    for (const chunk of chunks) {
+      const problem = chunkProblem(chunk);
+      if (problem !== null) {
+        exchange.fail(new ContractViolation(problem));
+        return;
+      }
+      total += chunk.length;
+    }
+    if (total === 0) {
+      exchange.end();
+      return;
+    }
+    if (exchange.status === undefined) {
+      exchange.fail(new ContractViolation("app returned a body without calling start_response()"));
+      return;
+    }
+    if (!exchange.headersSent) exchange.sendHeaders(total);
+    for (const chunk of chunks) {
+      if (chunk.length === 0) continue;
+      if (exchange.transmit(chunk) !== undefined || exchange.aborted) {
+        // The socket is full (or the app's Content-Length is used up): finish asynchronously.
+        void pump(exchange, chunks.slice(chunks.indexOf(chunk) + 1), false, true);
+        return;
+      }
+    }
+    exchange.end();
+  }
+
+  /** Streams any iterable, sync or async, waiting for the socket to drain when it is full. */
+  async function pump(
+    exchange: Exchange,
+    body: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    isAsync: boolean,
+    draining = false,
+  ): Promise<void> {
+    const { response } = exchange;
+    const onClose = () => {
+      if (!exchange.finished) {
+        exchange.aborted = true;
+        exchange.closeBody(); // the client is gone: let the app stop at once
+      }
+    };
+    response.once("close", onClose);
+    const iterator = isAsync
+      ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+      : (body as Iterable<Uint8Array>)[Symbol.iterator]();
+    try {
+      if (draining) await new Promise((resolve) => response.once("drain", resolve));
+      for (;;) {
+        if (exchange.aborted) break;
+        const step = isAsync ? await iterator.next() : (iterator as Iterator<Uint8Array>).next();
+        if (step.done === true || exchange.aborted) break;
+        const chunk: unknown = step.value;
+        const problem = chunkProblem(chunk);
+        if (problem !== null) throw new ContractViolation(problem);
+        const bytes = chunk as Uint8Array;
+        if (bytes.length === 0) continue; // headers wait for the first non-empty chunk
+        if (!exchange.headersSent) exchange.sendHeaders(-1);
+        const drained = exchange.transmit(bytes);
+        if (drained !== undefined) await drained;
+      }
+      if (exchange.aborted) {
+        await iterator.return?.();
+        if (exchange.response.destroyed) {
+          exchange.finished = true;
+          exchange.closeBody();
+        } else exchange.end();
+      } else exchange.end();
+    } catch (error) {
+      exchange.fail(error);
+    } finally {
+      response.off("close", onClose);
+      report(exchange);
+    }
+  }
+
+  function report(exchange: Exchange): void {
+    if (exchange.reported) return;
+    exchange.reported = true;
+    const input = exchange.input;
+    if (input?.partlyRead) {
+      // The app stopped reading half-way: drain the rest so the connection can be reused.
+      input.discard().catch(() => exchange.request.destroy());
+    }
+    afterResponse?.({
+      environ: exchange.environ,
+      request: exchange.request,
+      status: exchange.code,
+      bytes: exchange.bytes,
+      headers: exchange.headers,
+      startedAt: exchange.startedAt,
+    });
+  }
+
+  return function handleRequest(request, response, expectsContinue = false) {
+    const exchange = new Exchange(request, response, options);
+    let result: Body | PromiseLike<Body>;
+    try {
+      const input = new RequestInput(
+        request,
+        expectsContinue ? () => response.writeContinue() : undefined,
+      );
+      exchange.input = input;
+      const environ = buildEnviron(request, input, context);
+      exchange.environ = environ;
+      beforeRequest?.(request, environ);
+      result = app(environ, exchange.startResponse);
+    } catch (error) {
+      exchange.fail(error);
+      report(exchange);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (body) => {
+          respond(exchange, body);
+          if (exchange.finished) report(exchange);
+        },
+        (error: unknown) => {
+          exchange.fail(error);
+          report(exchange);
+        },
+      );
+      return;
+    }
+    respond(exchange, result);
+    if (exchange.finished) report(exchange);
+  };
+}

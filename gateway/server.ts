@@ -1,0 +1,111 @@
+/**
+ * The HTTP server one worker runs: Node's `http.Server`, with our limits, handing each request
+ * to the TSGI handler. Node parses HTTP/1.1 (llhttp, strict by default) and owns keep-alive and
+ * chunked framing; everything above the framing is ours.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Application, Environ } from "../tsgi/types.js";
+import type { ServerContext } from "./environ.js";
+import { fileWrapper } from "./file-wrapper.js";
+import { createRequestHandler, type ExchangeRecord } from "./handler.js";
+import { Logger } from "./log.js";
+import { TrustedProxies } from "./trusted-proxies.js";
+import { sendPlainResponse } from "./plain-response.js";
+import { SOFTWARE } from "./version.js";
+
+export interface ServerSettings {
+  root_path: string;
+  forwarded_allow_ips: string;
+  /** Seconds an idle keep-alive connection is kept open. */
+  keepalive: number;
+  limit_request_line: number;
+  limit_request_fields: number;
+  limit_request_field_size: number;
+  /** True when several worker processes serve the same app. */
+  multiprocess: boolean;
+}
+
+export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
+  root_path: "",
+  forwarded_allow_ips: "127.0.0.1,::1",
+  keepalive: 2,
+  limit_request_line: 4094,
+  limit_request_fields: 100,
+  limit_request_field_size: 8190,
+  multiprocess: false,
+};
+
+export interface GatewayServerOptions {
+  log?: Logger;
+  beforeRequest?: (request: IncomingMessage, environ: Environ) => void;
+  afterResponse?: (record: ExchangeRecord) => void;
+}
+
+/** Status and reason for a request over one of the size limits, or null when it is within. */
+function limitProblem(request: IncomingMessage, settings: ServerSettings): [number, string] | null {
+  const line = settings.limit_request_line;
+  // The request line is "METHOD SP target SP HTTP/x.y": its length without CRLF.
+  if (line > 0 && (request.method?.length ?? 0) + (request.url?.length ?? 0) + 10 > line)
+    return [414, `Request line is too large (limit ${line} bytes)`];
+  const raw = request.rawHeaders;
+  if (raw.length / 2 > settings.limit_request_fields)
+    return [431, `Too many header fields (limit ${settings.limit_request_fields})`];
+  const fieldLimit = settings.limit_request_field_size;
+  for (let i = 0; i < raw.length; i += 2) {
+    // name ": " value CRLF
+    if (raw[i]!.length + raw[i + 1]!.length + 4 > fieldLimit)
+      return [431, `Header field ${raw[i]} is too large (limit ${fieldLimit} bytes)`];
+  }
+  return null;
+}
+
+export function createGatewayServer(
+  app: Application,
+  settings: ServerSettings = DEFAULT_SERVER_SETTINGS,
+  options: GatewayServerOptions = {},
+): Server {
+  const log = options.log ?? new Logger();
+  const context: ServerContext = {
+    rootPath: settings.root_path,
+    software: SOFTWARE,
+    multiprocess: settings.multiprocess,
+    errors: log.errorStream(),
+    fileWrapper,
+    trustedProxies: new TrustedProxies(settings.forwarded_allow_ips),
+  };
+  const handle = createRequestHandler(app, {
+    context,
+    log,
+    beforeRequest: options.beforeRequest,
+    afterResponse: options.afterResponse,
+  });
+
+  function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
+    const problem = limitProblem(request, settings);
+    if (problem !== null) {
+      sendPlainResponse(response, problem[0], problem[1]);
+      log.warning("Invalid request from ip=%s: %s", request.socket.remoteAddress, problem[1]);
+      return;
+    }
+    handle(request, response, expects);
+  }
+
+  const server = createServer(
+    {
+      keepAliveTimeout: settings.keepalive * 1000,
+      // Room for Gunicorn's limits: the request line plus every allowed header field.
+      maxHeaderSize: Math.min(
+        settings.limit_request_line +
+          settings.limit_request_fields * (settings.limit_request_field_size + 2) +
+          4,
+        1024 * 1024,
+      ),
+    },
+    onRequest,
+  );
+  // Answer `Expect: 100-continue` only when the app reads the body (PEP 3333's way), not at once.
+  server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) =>
+    onRequest(request, response, true),
+  );
+  return server;
+}

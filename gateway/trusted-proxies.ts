@@ -1,0 +1,75 @@
+/**
+ * Which peers may tell us about the client: `--forwarded-allow-ips`.
+ *
+ * Behind nginx, the TCP peer is nginx, not the browser. nginx says who the client was and which
+ * scheme it used in `X-Forwarded-For` and `X-Forwarded-Proto`. Anyone can send those headers, so
+ * the gateway believes them only from addresses listed here (default: loopback).
+ */
+import { BlockList, isIP } from "node:net";
+import type { Environ } from "../tsgi/types.js";
+import { BadRequest } from "./errors.js";
+
+/** Parses `"127.0.0.1,::1,10.0.0.0/8"` or `"*"`; throws a one-line error for a bad entry. */
+export class TrustedProxies {
+  readonly #everyone: boolean;
+  readonly #list = new BlockList();
+
+  constructor(spec: string) {
+    const entries = spec
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== "");
+    this.#everyone = entries.includes("*");
+    for (const entry of entries) {
+      if (entry === "*") continue;
+      const [address = "", bits] = entry.split("/");
+      const family = isIP(address);
+      if (family === 0) throw new Error(`not an IP address or network: '${entry}'`);
+      const type = family === 4 ? "ipv4" : "ipv6";
+      if (bits === undefined) this.#list.addAddress(address, type);
+      else {
+        const prefix = Number(bits);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
+          throw new Error(`bad network prefix: '${entry}'`);
+        this.#list.addSubnet(address, prefix, type);
+      }
+    }
+  }
+
+  /** Unix-socket peers (no address) are always trusted: only local processes can connect. */
+  trusts(address: string): boolean {
+    if (this.#everyone || address === "") return true;
+    const mapped = address.startsWith("::ffff:") ? address.slice(7) : address;
+    const family = isIP(mapped);
+    if (family === 0) return false;
+    return this.#list.check(mapped, family === 4 ? "ipv4" : "ipv6");
+  }
+
+  /** Applies a trusted peer's forwarding headers to the environ. */
+  apply(environ: Environ): void {
+    const proto = environ.HTTP_X_FORWARDED_PROTO;
+    if (proto !== undefined) {
+      const scheme = proto.split(",")[0]!.trim().toLowerCase();
+      if (scheme !== "http" && scheme !== "https")
+        throw new BadRequest(`Invalid X-Forwarded-Proto '${proto}'`);
+      environ["tsgi.url_scheme"] = scheme;
+    }
+    const forwardedFor = environ.HTTP_X_FORWARDED_FOR;
+    if (forwardedFor !== undefined) {
+      // The right-most address that is not one of our proxies is the client as far as we can
+      // tell: everything left of it was written by parties we do not trust.
+      const hops = forwardedFor.split(",").map((hop) => hop.trim());
+      let client = hops[0]!;
+      for (let i = hops.length - 1; i >= 0; i--) {
+        if (!this.trusts(hops[i]!)) {
+          client = hops[i]!;
+          break;
+        }
+      }
+      if (isIP(client) === 0) throw new BadRequest(`Invalid X-Forwarded-For '${forwardedFor}'`);
+      environ["gateway.peer_addr"] = environ.REMOTE_ADDR;
+      environ.REMOTE_ADDR = client;
+      delete environ.REMOTE_PORT; // the client's port is not forwarded: unknown, so absent
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The contract's checkable rules about statuses and headers, shared by the gateway (which
+ * refuses to put a malformed response on the wire) and the validator (which names the rule).
+ * Each check returns a sentence saying what is wrong, or null.
+ */
+
+/** Headers that describe one connection, not the resource: the server's business only. */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "trailers",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+const STATUS = /^[1-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*$/;
+/** RFC 9110 token characters. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field-value characters: visible Latin-1, space and tab; no CR, LF, NUL or other controls. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const NOT_LATIN1 = /[\u0100-\uffff]/;
+
+/** `"200 OK"` is valid; `200`, `"200"`, `"200OK"`, `"099 X"` and `"200 OK\r\n"` are not. */
+export function statusProblem(status: unknown): string | null {
+  if (typeof status !== "string")
+    return `status must be a string like "200 OK", got ${typeof status}`;
+  if (NOT_LATIN1.test(status))
+    return `status ${JSON.stringify(status)} is not Latin-1 (a native string)`;
+  if (!STATUS.test(status))
+    return `status ${JSON.stringify(status)} must be three digits, a space and a reason phrase`;
+  return null;
+}
+
+/** Checks one `[name, value]` header from an app. */
+export function headerProblem(header: unknown): string | null {
+  if (!Array.isArray(header) || header.length !== 2)
+    return `each header must be a [name, value] pair, got ${JSON.stringify(header)}`;
+  const [name, value] = header as unknown[];
+  if (typeof name !== "string" || typeof value !== "string")
+    return `header name and value must be strings: ${JSON.stringify(header)}`;
+  if (!TOKEN.test(name)) return `header name ${JSON.stringify(name)} is not an HTTP token`;
+  if (NOT_LATIN1.test(value))
+    return `header ${name} value ${JSON.stringify(value)} is not Latin-1 (a native string)`;
+  if (!FIELD_VALUE.test(value))
+    return `header ${name} value ${JSON.stringify(value)} contains CR, LF, NUL or another control character`;
+  if (HOP_BY_HOP.has(name.toLowerCase()))
+    return `header ${name} is hop-by-hop: only the server may set it`;
+  return null;
+}
+
+/** Checks the headers list itself, then each header. */
+export function headersProblem(headers: unknown): string | null {
+  if (!Array.isArray(headers)) return `headers must be an array of [name, value] pairs`;
+  for (const header of headers) {
+    const problem = headerProblem(header);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+/** Statuses whose responses never carry a body (RFC 9110). */
+export function forbidsBody(code: number): boolean {
+  return code < 200 || code === 204 || code === 304;
+}
