@@ -34,9 +34,14 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
 }
 
-/** Native strings hold bytes as Latin-1; show them as the UTF-8 text they usually are. */
+/**
+ * Native strings hold bytes as Latin-1; this is the UTF-8 text they usually stand for. A string
+ * that is not bytes (a code unit above 0xFF) or not valid UTF-8 is returned as it is.
+ */
 function fromNative(value: string): string {
-  return Buffer.from(value, "latin1").toString("utf8");
+  if (/[^\x00-\xff]/.test(value)) return value;
+  const text = Buffer.from(value, "latin1").toString("utf8");
+  return text.includes("\uFFFD") ? value : text;
 }
 
 /** How one environ value looks in the table: strings as text, objects by what they are. */

@@ -154,6 +154,13 @@ describe("describeValue", () => {
     expect(describeValue(new Map())).toBe("<Map>");
     expect(describeValue({})).toBe("<object>");
     expect(describeValue(function fileWrapper() {})).toBe("function fileWrapper");
+    expect(describeValue(Object.create(null))).toBe("<object>");
+  });
+
+  it("adds the UTF-8 reading of a native string only when it is one", () => {
+    expect(describeValue("/caf\u00c3\u00a9")).toBe('"/caf\u00c3\u00a9" (UTF-8: /café)');
+    expect(describeValue("/caf\u00e9")).toBe('"/caf\u00e9"'); // one byte 0xE9: not UTF-8
+    expect(describeValue("/café→")).toBe('"/café→"'); // not bytes at all: shown as it is
   });
 
   it("escapes all five HTML specials", () => {

@@ -28,6 +28,7 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
   let stack: Stack;
   let browser: Browser;
   let page: Page;
+  const browserErrors: string[] = [];
 
   beforeAll(async () => {
     const nginx = existsSync(NGINX);
@@ -48,6 +49,11 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
       ],
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    // A blocked style, a script error or a refused load would show up here (CSP reports too).
+    page.on("console", (message) => {
+      if (message.type() === "error") browserErrors.push(message.text());
+    });
+    page.on("pageerror", (error) => browserErrors.push(error.message));
     // The page must work offline: any request that leaves loopback fails the test.
     await page.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
   });
@@ -118,6 +124,10 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
     const trail = (await page.locator("#middleware-trail").textContent()) ?? "";
     if (stack.app.startsWith("dist/app/index.js")) expect(trail).toMatch(/→ app$/);
     else expect(trail).toBe("(none)");
+  });
+
+  it("loads with no errors in the browser's console", () => {
+    expect(browserErrors).toEqual([]);
   });
 
   it("saves the screenshot the README shows", async () => {
