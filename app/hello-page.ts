@@ -39,7 +39,7 @@ export function escapeHtml(text: string): string {
  * that is not bytes (a code unit above 0xFF) or not valid UTF-8 is returned as it is.
  */
 function fromNative(value: string): string {
-  if (/[^\x00-\xff]/.test(value)) return value;
+  if ([...value].some((character) => character.charCodeAt(0) > 0xff)) return value;
   const text = Buffer.from(value, "latin1").toString("utf8");
   return text.includes("\uFFFD") ? value : text;
 }
