@@ -1,7 +1,9 @@
 /**
  * The contract's checkable rules about statuses and headers, shared by the gateway (which
  * refuses to put a malformed response on the wire) and the validator (which names the rule).
- * Each check returns a sentence saying what is wrong, or null.
+ * Each check returns what is wrong (a rule name and a sentence), or null. The two environ
+ * rules at the end (header names → CGI keys, percent-decoding PATH_INFO) live here too, so the
+ * gateway and the in-process test client build the same environ.
  */
 
 /** Headers that describe one connection, not the resource: the server's business only. */
@@ -114,4 +116,31 @@ export function headersProblem(headers: unknown): string | null {
 /** Statuses whose responses never carry a body (RFC 9110). */
 export function forbidsBody(code: number): boolean {
   return code < 200 || code === 204 || code === 304;
+}
+
+// ---- The environ side: how a request becomes CGI variables (used by the gateway and by
+// tsgi/testing.ts, so both build the same environ). ----
+
+/**
+ * `User-Agent` → `HTTP_USER_AGENT`; `Content-Type`/`Content-Length` keep their CGI names;
+ * a name with `_` maps to null and is dropped, because `X_Forwarded_For` would otherwise land
+ * on the same key as `X-Forwarded-For` and let a client forge it.
+ */
+export function environKeyOf(headerName: string): string | null {
+  if (headerName.includes("_")) return null;
+  const upper = headerName.toUpperCase().replaceAll("-", "_");
+  if (upper === "CONTENT_TYPE" || upper === "CONTENT_LENGTH") return upper;
+  return "HTTP_" + upper;
+}
+
+const HEX = /%([0-9A-Fa-f]{2})/g;
+
+/**
+ * Percent-decodes a path into a native string: `%C3%A9` becomes two code units, 0xC3 0xA9 — the
+ * bytes, as Latin-1 — never `é`. (decodeURIComponent would decode UTF-8 and throw on `%FF`.)
+ * Apps that want text decode it themselves: `Buffer.from(PATH_INFO, "latin1").toString()`.
+ */
+export function unquoteToNative(path: string): string {
+  if (!path.includes("%")) return path;
+  return path.replace(HEX, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
