@@ -3,6 +3,7 @@ import type {
   Application,
   Environ,
   HeaderList,
+  InputStream,
   ResponseBody,
   StartResponse,
   Status,
@@ -435,7 +436,7 @@ describe("validate() catches the server", () => {
       const environ: Record<string, unknown> = { ...makeEnviron(), ...overrides };
       for (const [key, value] of Object.entries(overrides))
         if (value === undefined) delete environ[key];
-      return expectRule(rule, () => validate(hello)(environ as Environ, () => () => {}));
+      return expectRule(rule, () => validate(hello)(environ as unknown as Environ, () => () => {}));
     });
 
   it("environ.not-object", () =>
@@ -534,7 +535,7 @@ describe("validate() catches the server", () => {
           start(...OK);
           return [];
         },
-        { "tsgi.input": input },
+        { "tsgi.input": input as unknown as InputStream },
       ),
     );
   });
