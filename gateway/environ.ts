@@ -111,18 +111,15 @@ export function buildEnviron(
   const { path, query } = splitTarget(target);
   const decoded = unquoteToNative(path);
   const root = context.rootPath;
-  let scriptName = "";
+  // Under a root path the app always runs at SCRIPT_NAME = root. A path below the root loses
+  // the prefix; any other path (a proxy that already stripped it, or `/application` under
+  // `/app`) is passed whole.
   let pathInfo = decoded;
   if (root !== "" && decoded.startsWith(root)) {
     const rest = decoded.slice(root.length);
-    if (rest === "" || rest.charCodeAt(0) === 0x2f) {
-      scriptName = root;
-      pathInfo = rest;
-    }
-  } else if (root !== "") {
-    // A proxy that strips the prefix sends the path without it: it still runs under the root.
-    scriptName = root;
+    if (rest === "" || rest.charCodeAt(0) === 0x2f) pathInfo = rest;
   }
+  const scriptName = root;
 
   const info = infoOf(request.socket, context);
   const environ = {
