@@ -159,6 +159,8 @@ class Exchange {
 
   /** Ends a response whose body has been fully produced. */
   end(): void {
+    if (this.status === undefined)
+      throw new ContractViolation("the body ended and start_response() was never called");
     this.finished = true;
     if (!this.headersSent) this.sendHeaders(0);
     if (
@@ -263,6 +265,11 @@ export function createRequestHandler(
 
   /** The common case — a list of chunks already in memory — with an exact Content-Length. */
   function respondWithArray(exchange: Exchange, chunks: Uint8Array[]): void {
+    // An array is all there is: start_response() must have been called by now.
+    if (exchange.status === undefined) {
+      exchange.fail(new ContractViolation("app returned a body without calling start_response()"));
+      return;
+    }
     let total = 0;
     for (const chunk of chunks) {
       const problem = chunkProblem(chunk);
@@ -276,16 +283,14 @@ export function createRequestHandler(
       exchange.end();
       return;
     }
-    if (exchange.status === undefined) {
-      exchange.fail(new ContractViolation("app returned a body without calling start_response()"));
-      return;
-    }
     if (!exchange.headersSent) exchange.sendHeaders(total);
-    for (const chunk of chunks) {
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
       if (chunk.length === 0) continue;
-      if (exchange.transmit(chunk) !== undefined || exchange.aborted) {
+      const drained = exchange.transmit(chunk);
+      if (drained !== undefined || exchange.aborted) {
         // The socket is full (or the app's Content-Length is used up): finish asynchronously.
-        void pump(exchange, chunks.slice(chunks.indexOf(chunk) + 1), false, true);
+        void pump(exchange, chunks.slice(i + 1), false, drained);
         return;
       }
     }
@@ -297,7 +302,7 @@ export function createRequestHandler(
     exchange: Exchange,
     body: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
     isAsync: boolean,
-    draining = false,
+    drained?: Promise<void>,
   ): Promise<void> {
     const { response } = exchange;
     const onClose = () => {
@@ -311,7 +316,7 @@ export function createRequestHandler(
       ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
       : (body as Iterable<Uint8Array>)[Symbol.iterator]();
     try {
-      if (draining) await new Promise((resolve) => response.once("drain", resolve));
+      if (drained !== undefined) await drained;
       for (;;) {
         if (exchange.aborted) break;
         const step = isAsync ? await iterator.next() : (iterator as Iterator<Uint8Array>).next();
