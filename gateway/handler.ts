@@ -174,9 +174,20 @@ class Exchange {
         this.bytes,
         this.declaredLength,
       );
-      this.response.destroy();
+      this.abortConnection();
     } else this.response.end();
     this.closeBody();
+  }
+
+  /**
+   * Ends the connection after what was already written, without a proper end of the body: the
+   * client sees a truncated response. (A plain destroy() would also drop the bytes Node still
+   * holds back in its corked first write — the client would see no response at all.)
+   */
+  abortConnection(): void {
+    const socket = this.response.socket;
+    if (socket === null || socket.destroyed) this.response.destroy();
+    else socket.destroySoon();
   }
 
   /** The app (or its body) threw: a 500 if nothing was sent yet, else abort the connection. */
@@ -197,7 +208,7 @@ class Exchange {
     if (!(error instanceof BadRequest)) {
       if (this.headersSent || this.response.headersSent) {
         this.options.log.error("%s: headers already sent; connection aborted", this.describe());
-        this.response.destroy();
+        this.abortConnection();
       } else {
         this.code = 500;
         this.bytes = 0;
