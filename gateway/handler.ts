@@ -134,6 +134,11 @@ class Exchange {
 
   /** Writes one chunk, honouring the app's Content-Length; a promise means "wait for drain". */
   transmit(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.response.destroyed) {
+      // The client left before we got here: its 'close' has fired already, so never wait.
+      this.aborted = true;
+      return undefined;
+    }
     let data = chunk;
     if (this.declaredLength >= 0 && this.bytes + data.length > this.declaredLength) {
       data = data.subarray(0, this.declaredLength - this.bytes);
@@ -323,6 +328,7 @@ export function createRequestHandler(
       }
     };
     response.once("close", onClose);
+    if (response.destroyed) onClose(); // gone while the app was still computing its body
     const iterator = isAsync
       ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
       : (body as Iterable<Uint8Array>)[Symbol.iterator]();
