@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Application, HeaderList, ResponseBody, Status } from "../../../tsgi/types.js";
 import { validate } from "../../../tsgi/validate.js";
 import { hello } from "../../../app/hello.js";
+import type { ServerSettings } from "../../../gateway/server.js";
 import {
   dechunk,
   parseResponse,
@@ -27,8 +28,9 @@ const GET = (target = "/", version = "1.1", method = "GET") =>
 async function exchange(
   app: Application,
   request = GET(),
+  settings: Partial<ServerSettings> = {},
 ): Promise<{ response: RawResponse; raw: Buffer; log: string }> {
-  const gateway = await startGateway(app);
+  const gateway = await startGateway(app, settings);
   try {
     const raw = await rawRequest(gateway.port, request);
     // Let the gateway finish its own bookkeeping (close(), log lines) after the socket closed.
@@ -195,10 +197,15 @@ describe("the body on the wire", () => {
   });
 
   it("app Content-Length longer than the body: the connection is closed so the client notices", async () => {
-    const { response, log } = await exchange((_e, start) => {
-      start("200 OK", [["Content-Length", "10"]]);
-      return generate(bytes("short"));
-    });
+    // A keep-alive request: only the gateway closing the connection ends rawRequest().
+    const { response, log } = await exchange(
+      (_e, start) => {
+        start("200 OK", [["Content-Length", "10"]]);
+        return generate(bytes("short"));
+      },
+      "GET / HTTP/1.1\r\nHost: test\r\n\r\n",
+      { keepalive: 60 },
+    );
     expect(response.header("content-length")).toBe("10");
     expect(response.body.toString()).toBe("short");
     expect(log).toContain("app sent 5 bytes of its Content-Length 10");
@@ -230,6 +237,26 @@ describe("the body on the wire", () => {
         await gateway.close();
       }
     });
+
+  it("once the app's Content-Length is used up, the gateway stops asking for chunks", async () => {
+    let pulled = 0;
+    let closes = 0;
+    const { response } = await exchange((_e, start) => {
+      start("200 OK", [["Content-Length", "4"]]);
+      return withClose(
+        (function* () {
+          for (const text of ["01", "2345", "never", "never"]) {
+            pulled++;
+            yield bytes(text);
+          }
+        })(),
+        () => void closes++,
+      );
+    });
+    expect(response.body.toString()).toBe("0123");
+    expect(pulled).toBe(2);
+    expect(closes).toBe(1);
+  });
 
   it("keep-alive: two requests reuse one connection", async () => {
     const gateway = await startGateway(hello);
