@@ -172,7 +172,6 @@ export class Arbiter implements ServerView {
         parseAddress(this.settings.metrics_bind),
         this.log,
       );
-      this.log.info("Serving metrics at: %s/metrics", this.settings.metrics_bind);
     }
     this.log.info("Using worker: cluster (pre-fork accept, SCHED_NONE)");
     this.numWorkers = this.settings.workers;

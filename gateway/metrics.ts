@@ -9,7 +9,9 @@ import type { ExchangeRecord } from "./handler.js";
 import type { Address } from "./config.js";
 import type { Logger } from "./log.js";
 
-type PromClient = typeof import("prom-client");
+import type * as PromClientModule from "prom-client";
+
+type PromClient = typeof PromClientModule;
 
 /** Loaded only when metrics are on: prom-client answers the master's IPC queries once imported. */
 async function promClient(): Promise<PromClient> {
@@ -100,8 +102,16 @@ export class MasterMetrics {
       );
     });
     server.on("error", (error) => log.error("Metrics listener: %s", error.message));
-    if ("path" in address) server.listen(address.path);
-    else server.listen(address.port, address.host);
+    const announce = () => {
+      const where = server.address();
+      const text =
+        typeof where === "string" || where === null
+          ? `unix:${where ?? ""}`
+          : `http://${where.family === "IPv6" ? `[${where.address}]` : where.address}:${where.port}`;
+      log.info("Serving metrics at: %s/metrics", text);
+    };
+    if ("path" in address) server.listen(address.path, announce);
+    else server.listen(address.port, address.host, announce);
     return server;
   }
 }
