@@ -36,7 +36,9 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
     stack = await startStack({ nginx });
     console.info(
       `browser test: ${stack.app} on ${stack.workers} worker(s), ` +
-        (stack.viaNginx ? "nginx in front" : "no nginx, gateway directly") +
+        (stack.viaNginx
+          ? `nginx in front (${stack.projectNginxConfig ? "nginx/foobar.conf" : "a stand-in config: nginx/foobar.conf is missing"})`
+          : "no nginx, gateway directly") +
         `, at ${stack.url}`,
     );
     browser = await chromium.launch({

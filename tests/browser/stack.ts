@@ -4,7 +4,7 @@
  * in front of it when nginx is installed. Everything started here is stopped by `stop()`.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -17,6 +17,8 @@ export interface Stack {
   /** Where the browser goes: nginx when it is in front, else the gateway itself. */
   url: string;
   viaNginx: boolean;
+  /** Whether nginx runs the project's nginx/foobar.conf (or a stand-in until it exists). */
+  projectNginxConfig: boolean;
   /** The process started as the gateway: the arbiter (master) when pre-forking. */
   gatewayPid: number;
   workers: number;
@@ -70,32 +72,52 @@ function stopProcess(child: ChildProcess): Promise<void> {
   });
 }
 
-/** nginx as a reverse proxy in front of the gateway, the way the project's nginx config does. */
-function nginxConfig(listen: number, upstream: number, prefix: string): string {
+const PROJECT_NGINX_CONFIG = join(ROOT, "nginx/foobar.conf");
+
+/**
+ * The project's nginx config (an `http {}` include), moved to loopback ports: its upstream
+ * `server` and its `listen` are the two lines meant to be rewritten, and the access log goes to
+ * the test's own directory. Until that config exists, a minimal proxy config stands in.
+ */
+function siteConfig(listen: number, upstream: number, prefix: string): string {
+  if (!existsSync(PROJECT_NGINX_CONFIG))
+    return `upstream gateway { server 127.0.0.1:${upstream}; }
+server {
+  listen 127.0.0.1:${listen};
+  location / {
+    proxy_pass http://gateway;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Proto $scheme;
+  }
+}
+`;
+  const project = readFileSync(PROJECT_NGINX_CONFIG, "utf8");
+  const rewritten = project
+    .replace(/^(\s*server\s+)\S+:\d+(\s*;)/m, `$1127.0.0.1:${upstream}$2`)
+    .replace(/^(\s*listen\s+)\d+/m, `$1127.0.0.1:${listen}`)
+    .replace(/^(\s*access_log\s+)\/\S+/m, `$1${prefix}/access.log`);
+  if (!rewritten.includes(`127.0.0.1:${upstream}`) || !rewritten.includes(`127.0.0.1:${listen}`))
+    throw new Error(`${PROJECT_NGINX_CONFIG}: cannot find its upstream server and listen lines`);
+  return rewritten;
+}
+
+/** The main nginx.conf: a foreground nginx whose files all live under `prefix`. */
+function nginxConfig(prefix: string): string {
   return `daemon off;
 worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log stderr warn;
 events { worker_connections 64; }
 http {
-  access_log off;
   client_body_temp_path ${prefix}/body;
   proxy_temp_path ${prefix}/proxy;
   fastcgi_temp_path ${prefix}/fastcgi;
   uwsgi_temp_path ${prefix}/uwsgi;
   scgi_temp_path ${prefix}/scgi;
-  upstream gateway { server 127.0.0.1:${upstream}; }
-  server {
-    listen 127.0.0.1:${listen};
-    location / {
-      proxy_pass http://gateway;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
-  }
+  include ${prefix}/site.conf;
 }
 `;
 }
@@ -132,7 +154,8 @@ export async function startStack(options: { nginx: boolean }): Promise<Stack> {
       // nginx's workers drop root privileges: they must be able to reach the temp dirs.
       chmodSync(prefix, 0o755);
       const nginxPort = await freePort();
-      writeFileSync(join(prefix, "nginx.conf"), nginxConfig(nginxPort, gatewayPort, prefix));
+      writeFileSync(join(prefix, "site.conf"), siteConfig(nginxPort, gatewayPort, prefix));
+      writeFileSync(join(prefix, "nginx.conf"), nginxConfig(prefix));
       const nginx = spawn(NGINX, ["-p", prefix, "-e", "stderr", "-c", join(prefix, "nginx.conf")], {
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -144,6 +167,7 @@ export async function startStack(options: { nginx: boolean }): Promise<Stack> {
     return {
       url,
       viaNginx: options.nginx,
+      projectNginxConfig: options.nginx && existsSync(PROJECT_NGINX_CONFIG),
       gatewayPid: gateway.pid!,
       workers,
       app,
