@@ -14,6 +14,7 @@
  *     appended.
  */
 import { STATUS_CODES } from "node:http";
+import { Readable } from "node:stream";
 import { Pool } from "undici";
 import type { Application, Environ, ResponseBody, Status } from "../tsgi/types.js";
 import { mountedTarget, requestHeaders, responseHeaderList } from "./environ-http.js";
@@ -158,15 +159,12 @@ export function proxy(options: ProxyOptions): ProxyApplication {
     const headers = forwardedHeaders(environ);
     const input = environ["tsgi.input"];
     let bodyStarted = false;
+    const withBody = hasBody(environ);
     // Lazy: undici reads it only once connected, so a refused connection leaves it untouched.
-    const body = hasBody(environ)
-      ? {
-          async *[Symbol.asyncIterator]() {
-            bodyStarted = true;
-            yield* input;
-          },
-        }
-      : undefined;
+    async function* requestBody(): AsyncGenerator<Uint8Array> {
+      bodyStarted = true;
+      yield* input;
+    }
     let timedOut = false;
 
     for (const upstream of candidates()) {
@@ -175,7 +173,8 @@ export function proxy(options: ProxyOptions): ProxyApplication {
           path: upstream.basePath + mountedTarget(environ),
           method,
           headers,
-          body,
+          // A fresh stream per attempt: undici destroys the body of a request that failed.
+          body: withBody ? Readable.from(requestBody(), { objectMode: false }) : undefined,
         });
         upstream.downUntil = 0;
         upstream.served++;

@@ -99,6 +99,32 @@ describe("proxy", () => {
     expect(health[1]!.lastError).toMatch(/ECONNREFUSED|UND_ERR_SOCKET|ECONNRESET|closed/);
   });
 
+  it("retries a POST whose connection was refused on the next upstream, body intact", async () => {
+    const dead = await upstream("dead");
+    const deadUrl = dead.url;
+    await dead.close();
+    const alive = await upstream("alive");
+    const app = proxy({ upstreams: [deadUrl, alive.url] });
+    const base = await gatewayWith(app);
+    const body = new Uint8Array(200_000).fill(7);
+    const response = await fetch(base + "/post", { method: "POST", body });
+    const echo = (await response.json()) as Echo;
+    expect(echo).toMatchObject({ name: "alive", length: body.length });
+    expect(app.health()[0]).toMatchObject({ healthy: false, failures: 1 });
+  });
+
+  it("keeps concurrent requests succeeding while an upstream stops", async () => {
+    const ups = await Promise.all(["a", "b"].map(upstream));
+    const base = await gatewayWith(proxy({ upstreams: ups.map((u) => u.url) }));
+    const wave = () => Promise.all(Array.from({ length: 10 }, () => get(base + "/")));
+    const first = wave();
+    const stopping = ups[0]!.close();
+    const statuses = [...(await first), ...(await wave())].map((answer) => answer.status);
+    await stopping;
+    statuses.push(...(await wave()).map((answer) => answer.status));
+    expect(statuses).toEqual(Array<number>(30).fill(200));
+  });
+
   it("answers 502 when no upstream can be reached", async () => {
     const dead = await upstream("dead");
     const url = dead.url;
