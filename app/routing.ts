@@ -14,19 +14,22 @@ import type { Application, Environ } from "../tsgi/types.js";
 
 /**
  * Moves the next path segment from `PATH_INFO` to `SCRIPT_NAME` and returns it (wsgiref's
- * `shift_path_info`). `/a/b` → returns `"a"`, SCRIPT_NAME gains `/a`, PATH_INFO is `/b`.
- * A trailing slash is a segment of its own: `/` → returns `""`, the slash moves over.
- * Returns null, changing nothing, when PATH_INFO is empty.
+ * `shift_path_info`): `/a/b` → returns `"a"`, SCRIPT_NAME gains `/a`, PATH_INFO is `/b`.
+ * Repeated slashes go with the segment after them (`//a` → `"a"`). Returns null, changing
+ * nothing, when no segment is left: PATH_INFO is `""`, or only a trailing slash that the app
+ * may still want to see (`/a/` and `/a` can be different pages), and which would otherwise
+ * leave a SCRIPT_NAME of `"/"`, which the PEP forbids.
  */
 export function shiftPathInfo(environ: Environ): string | null {
   const pathInfo = environ.PATH_INFO;
-  if (pathInfo === "") return null;
-  // PATH_INFO is "" or starts with "/": the segment runs from after that slash to the next one.
-  const next = pathInfo.indexOf("/", 1);
+  let start = 0;
+  while (pathInfo.charCodeAt(start) === 0x2f) start++;
+  if (start === pathInfo.length) return null;
+  const next = pathInfo.indexOf("/", start);
   const end = next === -1 ? pathInfo.length : next;
   environ.SCRIPT_NAME += pathInfo.slice(0, end);
   environ.PATH_INFO = pathInfo.slice(end);
-  return pathInfo.slice(1, end);
+  return pathInfo.slice(start, end);
 }
 
 const NOT_FOUND = new TextEncoder().encode("Not Found\n");
