@@ -58,6 +58,8 @@ class Stylesheet {
   readonly document: XDocument | undefined;
   readonly problem: string | null;
   readonly contentType: string;
+  /** Text output is not markup: nothing in it may be escaped. */
+  readonly escapes: boolean;
 
   constructor(source: string) {
     const problem = xmlProblem(source);
@@ -73,6 +75,7 @@ class Stylesheet {
     this.document = this.problem === null ? parsed : undefined;
     const method = /<xsl:output\b[^>]*\bmethod\s*=\s*["']([a-z]+)["']/.exec(source)?.[1];
     this.contentType = OUTPUT_TYPES[method ?? "xml"] ?? OUTPUT_TYPES["xml"]!;
+    this.escapes = method !== "text";
   }
 }
 
@@ -101,10 +104,11 @@ async function transform(stylesheet: Stylesheet, xmlBytes: Uint8Array): Promise<
     throw new TransformError(`the response body is not well-formed XML: ${problem}`);
   try {
     // `<ol/>` is an *opening* tag to an HTML parser: write empty elements out in full.
-    const output = await new Xslt({ selfClosingTags: false }).xsltProcess(
-      new XmlParser().xmlParse(text),
-      stylesheet.document,
-    );
+    const output = await new Xslt({
+      escape: stylesheet.escapes,
+      cData: true,
+      selfClosingTags: false,
+    }).xsltProcess(new XmlParser().xmlParse(text), stylesheet.document);
     const isHtml = stylesheet.contentType.startsWith("text/html");
     return encoder.encode(
       isHtml && !/^<!doctype/i.test(output) ? "<!DOCTYPE html>\n" + output : output,
