@@ -4,15 +4,14 @@
  * adds) and body.
  */
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { createApi } from "../../../app/api.js";
 import { fromFastify } from "../../../app/fastify-adapter.js";
 import { urlMap } from "../../../app/routing.js";
 import { hello } from "../../../app/hello.js";
-import { createGatewayServer } from "../../../gateway/server.js";
-import { Logger, LogFile } from "../../../gateway/log.js";
+import { validate } from "../../../tsgi/validate.js";
+import { serveApp, type Running } from "./servers.js";
 
 /** Headers that describe the connection or the server, not the resource. */
 const PER_SERVER = new Set(["date", "connection", "keep-alive", "server", "transfer-encoding"]);
@@ -33,7 +32,7 @@ async function ask(base: string, path: string, init: RequestInit = {}): Promise<
 }
 
 let native: FastifyInstance;
-let gateway: Server;
+let gateway: Running;
 let nativeBase: string;
 let gatewayBase: string;
 
@@ -41,18 +40,14 @@ beforeAll(async () => {
   native = createApi();
   await native.listen({ port: 0, host: "127.0.0.1" });
   nativeBase = `http://127.0.0.1:${(native.server.address() as AddressInfo).port}`;
-  const demo = urlMap({ "/": hello, "/api": fromFastify(createApi()) });
-  gateway = createGatewayServer(demo, undefined, {
-    log: new Logger(new LogFile("/dev/null", 2)),
-  });
-  await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
-  gatewayBase = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/api`;
+  const demo = validate(urlMap({ "/": hello, "/api": validate(fromFastify(createApi())) }));
+  gateway = await serveApp(demo);
+  gatewayBase = `${gateway.url}/api`;
 });
 
 afterAll(async () => {
   await native.close();
-  gateway.closeAllConnections();
-  await new Promise((resolve) => gateway.close(resolve));
+  await gateway.close();
 });
 
 const json = { "content-type": "application/json" };

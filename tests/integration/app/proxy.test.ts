@@ -11,6 +11,7 @@ import {
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { proxy, type ProxyApplication } from "../../../app/proxy.js";
 import { urlMap } from "../../../app/routing.js";
+import { validate } from "../../../tsgi/validate.js";
 import { listen, serveApp, type Running } from "./servers.js";
 
 const running: Running[] = [];
@@ -48,7 +49,8 @@ async function upstream(name: string): Promise<Running> {
 
 async function gatewayWith(app: ProxyApplication): Promise<string> {
   proxies.push(app);
-  const gateway = await serveApp(urlMap({ "/proxy": app }));
+  // Validated on its server side: the real gateway calls it through the TSGI validator.
+  const gateway = await serveApp(validate(urlMap({ "/proxy": validate(app) })));
   running.push(gateway);
   return gateway.url + "/proxy";
 }
