@@ -280,11 +280,15 @@ async function serve(
 /** Wraps a Fastify instance (routes registered, not listening) as a TSGI application. */
 export function fromFastify(instance: FastifyInstance): Application {
   let ready: Promise<void> | undefined;
+  let isReady = false;
   return function fastifyApplication(environ, startResponse) {
+    if (isReady) return serve(instance, environ, startResponse);
     // Route contexts and hooks are finalised by ready(); routing() must not run before it.
-    ready ??= new Promise((resolve, reject) =>
+    ready ??= new Promise<void>((resolve, reject) =>
       instance.ready((error) => (error ? reject(error) : resolve())),
-    );
+    ).then(() => {
+      isReady = true;
+    });
     return ready.then(() => serve(instance, environ, startResponse));
   };
 }
