@@ -60,7 +60,9 @@ class Upstream {
     connectTimeout: number,
     readTimeout: number,
   ) {
-    const parsed = new URL(url);
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    if (parsed === undefined)
+      throw new Error(`proxy: upstream ${JSON.stringify(url)} is not a URL`);
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
       throw new Error(`proxy: upstream ${url} must be an http:// or https:// URL`);
     this.basePath = parsed.pathname.replace(/\/+$/, "");
