@@ -119,6 +119,26 @@ describe("the hello app, validated, over HTTP", () => {
   });
 });
 
+describe("tsgi.errors", () => {
+  it("what the app writes lands in the gateway's error log, unchanged", async () => {
+    const gateway = await startGateway(
+      validate((environ, start) => {
+        environ["tsgi.errors"].write("app diagnostic: caf\u00e9\n");
+        environ["tsgi.errors"].writelines(["line one\n", "line two\n"]);
+        environ["tsgi.errors"].flush();
+        start("204 No Content", []);
+        return [];
+      }),
+    );
+    try {
+      expect((await fetch(`${gateway.url}/`)).status).toBe(204);
+      expect(gateway.log.text).toContain("app diagnostic: caf\u00e9\nline one\nline two\n");
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
 describe("reading the request body through tsgi.input", () => {
   let gateway: RunningGateway;
   beforeAll(async () => {
