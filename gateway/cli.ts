@@ -73,6 +73,9 @@ async function main(argv: string[]): Promise<void> {
     {
       ...DEFAULT_SERVER_SETTINGS,
       root_path: values["root-path"] ?? "",
+      // As the full CLI (branch arbiter) does: behind a proxy in a container network.
+      forwarded_allow_ips:
+        process.env.FORWARDED_ALLOW_IPS ?? DEFAULT_SERVER_SETTINGS.forwarded_allow_ips,
     },
     { log },
   );
