@@ -5,7 +5,7 @@
  * In CI (CI=true) a missing engine is a failure: the suites run and fail in their first hook.
  * On a developer machine without Docker they are skipped, with the reason printed.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -24,6 +24,13 @@ export function docker(args: string[], timeoutMs = 600_000): string {
     stdio: ["ignore", "pipe", "pipe"],
     maxBuffer: 64 * 1024 * 1024,
   }).trim();
+}
+
+/** A container's log, both streams (`docker logs` replays the container's stderr on its own). */
+export function containerLogs(id: string): string {
+  const result = spawnSync("docker", ["logs", id], { encoding: "utf8", timeout: 30_000 });
+  if (result.status !== 0) throw new Error(`docker logs ${id} failed: ${result.stderr}`);
+  return result.stdout + result.stderr;
 }
 
 /** Why the engine cannot be used, or null when it can. */
