@@ -31,7 +31,8 @@ if ! docker compose version >/dev/null 2>&1; then
   mkdir -p "$scratch"/{lists/partial,cache/archives/partial,deb}
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) trixie main" \
     >"$scratch/sources.list"
-  apt_private=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  # A private apt state (lists, cache, sources) in the scratch dir; run as root, unsandboxed.
+  apt_private=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null -o APT::Sandbox::User=root
     -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache")
   apt-get "${apt_private[@]}" update -qq
   (cd "$scratch/deb" && apt-get "${apt_private[@]}" download -qq "docker-compose=$COMPOSE_DEB_VERSION")
