@@ -19,6 +19,7 @@ import { connect, createServer as createNetServer, type AddressInfo, type Socket
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "node:http";
+import { get as httpsGet } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../../../gateway/server.js";
 import { Logger } from "../../../gateway/log.js";
@@ -55,6 +56,7 @@ describe.skipIf(skip)(
     let gateway: Server;
     let nginx: ChildProcess | undefined;
     let nginxPort = 0;
+    let tlsPort = 0; // a TLS listener, added here only, so that X-Forwarded-Proto has something to say
     let prefix = "";
 
     const app: Application = async (environ: Environ, startResponse) => {
@@ -80,6 +82,7 @@ describe.skipIf(skip)(
       await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
       const gatewayPort = (gateway.address() as AddressInfo).port;
       nginxPort = await freePort();
+      tlsPort = await freePort();
 
       prefix = mkdtempSync(join(tmpdir(), "foobar-nginx-"));
       // Workers may run as nobody (when the test runs as root): they write request bodies here.
@@ -87,11 +90,36 @@ describe.skipIf(skip)(
       chmodSync(prefix, 0o755);
       const site = readFileSync(CONFIG, "utf8")
         .replace("server gateway:8000;", `server 127.0.0.1:${gatewayPort};`)
-        .replace("listen 8000 default_server;", `listen 127.0.0.1:${nginxPort} default_server;`)
+        .replace(
+          "listen 8000 default_server;",
+          `listen 127.0.0.1:${nginxPort} default_server;
+    listen 127.0.0.1:${tlsPort} ssl;
+    ssl_certificate ${join(prefix, "tls.crt")};
+    ssl_certificate_key ${join(prefix, "tls.key")};`,
+        )
         .replace("/var/log/nginx/access.log", join(prefix, "access.log"));
       expect(site).toContain(`server 127.0.0.1:${gatewayPort};`);
       expect(site).toContain(`listen 127.0.0.1:${nginxPort} default_server;`);
       writeFileSync(join(prefix, "foobar.conf"), site);
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=127.0.0.1",
+          "-keyout",
+          join(prefix, "tls.key"),
+          "-out",
+          join(prefix, "tls.crt"),
+        ],
+        { stdio: "ignore" },
+      );
       writeFileSync(
         join(prefix, "nginx.conf"),
         `daemon off;
@@ -161,6 +189,20 @@ http {
       expect(environ.REMOTE_ADDR).toBe("127.0.0.1");
       expect(environ["gateway.peer_addr"]).toBe("127.0.0.1");
       expect(environ["tsgi.url_scheme"]).toBe("http");
+    });
+
+    it("forwards the scheme: a client on TLS makes the app's url_scheme https", async () => {
+      const status = await new Promise<number | undefined>((resolve, reject) =>
+        httpsGet(
+          { host: "127.0.0.1", port: tlsPort, path: "/secure", rejectUnauthorized: false },
+          (response) => response.resume().on("end", () => resolve(response.statusCode)),
+        ).on("error", reject),
+      );
+      expect(status).toBe(200);
+      const { environ } = seen.at(-1)!;
+      expect(environ.PATH_INFO).toBe("/secure");
+      expect(environ.HTTP_X_FORWARDED_PROTO).toBe("https");
+      expect(environ["tsgi.url_scheme"]).toBe("https");
     });
 
     it("keeps upstream connections alive across requests", async () => {
