@@ -50,8 +50,7 @@ ENTRYPOINT ["node", "dist/gateway/cli.js"]
 # The demo app (app/index.ts) on the gateway: what compose.yaml runs behind nginx.
 FROM runtime AS app
 COPY --from=build /app/dist/app dist/app
-# TODO(middleware): switch to dist/app/index.js once the demo app lands on main.
-CMD ["dist/app/hello.js"]
+CMD ["dist/app/index.js"]
 
 # The default target: the gateway and the hello app, nothing else (the foobar image).
 FROM runtime AS gateway
