@@ -11,6 +11,7 @@ import { createRequestHandler, type ExchangeRecord } from "./handler.js";
 import { Logger } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { sendPlainResponse } from "./plain-response.js";
+import { createRequestGuard } from "./request-guard.js";
 import { SOFTWARE } from "./version.js";
 
 export interface ServerSettings {
@@ -23,6 +24,8 @@ export interface ServerSettings {
   limit_request_field_size: number;
   /** True when several worker processes serve the same app. */
   multiprocess: boolean;
+  /** Largest request body in bytes (413 above it); 0 = no limit. */
+  limit_request_body: number;
 }
 
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
@@ -33,6 +36,7 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
   limit_request_fields: 100,
   limit_request_field_size: 8190,
   multiprocess: false,
+  limit_request_body: 0,
 };
 
 export interface GatewayServerOptions {
@@ -80,6 +84,8 @@ export function createGatewayServer(
     afterResponse: options.afterResponse,
   });
 
+  const guard = createRequestGuard(settings, log);
+
   function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
     const problem = limitProblem(request, settings);
     if (problem !== null) {
@@ -87,6 +93,7 @@ export function createGatewayServer(
       log.warning("Invalid request from ip=%s: %s", request.socket.remoteAddress, problem[1]);
       return;
     }
+    if (guard.refuse(request, response)) return;
     handle(request, response, expects);
   }
 
@@ -107,5 +114,8 @@ export function createGatewayServer(
   server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) =>
     onRequest(request, response, true),
   );
+  server.on("checkExpectation", guard.onUnmetExpectation);
+  server.on("clientError", guard.onClientError);
+  server.on("connect", guard.onConnect);
   return server;
 }
