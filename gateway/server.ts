@@ -82,6 +82,7 @@ export function createGatewayServer(
     log,
     beforeRequest: options.beforeRequest,
     afterResponse: options.afterResponse,
+    limitRequestBody: settings.limit_request_body,
   });
 
   const guard = createRequestGuard(settings, log);
