@@ -122,6 +122,9 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
   // must wait for it, or the error would be read as the answer to the earlier request.
   const inFlight = new WeakMap<Duplex, ServerResponse>();
 
+  /** Node hands these listeners a plain Duplex; on a TCP or Unix server it is a net.Socket. */
+  const addressOf = (socket: Duplex) => (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+
   function warn(address: string | undefined, reason: string): void {
     log.warning("Invalid request from ip=%s: %s", address ?? "unknown", reason);
   }
@@ -147,7 +150,7 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
     },
 
     onClientError(error, socket) {
-      const address = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+      const address = addressOf(socket);
       const refusal = parseErrorStatus(error);
       if (refusal !== null) warn(address, `${refusal.reason} (${error.code}: ${error.message})`);
       else log.debug("Client connection ended: %s", error.code ?? error.message);
@@ -172,8 +175,8 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
       sendPlainResponse(response, 417, "Expectation Failed");
     },
 
-    onConnect(request, socket) {
-      warn(socket.remoteAddress, "CONNECT is not supported: this is not a forward proxy");
+    onConnect(_request, socket) {
+      warn(addressOf(socket), "CONNECT is not supported: this is not a forward proxy");
       socket.end(rawErrorResponse({ status: 400, reason: "CONNECT is not supported" }));
     },
   };
