@@ -5,7 +5,7 @@
  * llhttp rejects malformed framing on its own — bad request lines, header names and values,
  * CL+TE, duplicate Content-Length, bad chunk sizes, obs-fold, bare CR and LF — and reports it as
  * a `clientError`. What it lets through, and we refuse here, is legal *syntax* with dangerous or
- * unsupported *meaning*: a duplicate Host, HTTP/0.9 and HTTP/2.0 request lines, transfer codings
+ * unsupported *meaning*: a missing or duplicate Host, HTTP/0.9 and HTTP/2.0 request lines, transfer codings
  * we cannot decode, `*` and absolute-form targets that are not what they claim, bodies over
  * `limit_request_body`. Every refusal is logged as `Invalid request from ip=…: reason`; the
  * client gets a short plain-text answer with `Connection: close` and no internal detail.
@@ -55,7 +55,10 @@ export function requestRefusal(
     if (!ABSOLUTE_FORM.test(target) || !URL.canParse(target))
       return { status: 400, reason: `Invalid request target` };
   }
-  if (countFields(request, "host") > 1) return { status: 400, reason: "Duplicate Host header" };
+  const hosts = countFields(request, "host");
+  if (hosts > 1) return { status: 400, reason: "Duplicate Host header" };
+  if (hosts === 0 && request.httpVersionMinor >= 1)
+    return { status: 400, reason: "Missing Host header (required by HTTP/1.1)" };
   if (countFields(request, "content-type") > 1)
     return { status: 400, reason: "Duplicate Content-Type header" };
 
@@ -121,9 +124,12 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
   // The response still being written on each connection: a parse error in a pipelined request
   // must wait for it, or the error would be read as the answer to the earlier request.
   const inFlight = new WeakMap<Duplex, ServerResponse>();
+  // Connections whose last response said `Connection: close`: what follows on them is unread.
+  const closing = new WeakSet<Duplex>();
 
   /** Node hands these listeners a plain Duplex; on a TCP or Unix server it is a net.Socket. */
-  const addressOf = (socket: Duplex) => (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+  const addressOf = (socket: Duplex) =>
+    (socket as Duplex & { remoteAddress?: string }).remoteAddress;
 
   function warn(address: string | undefined, reason: string): void {
     log.warning("Invalid request from ip=%s: %s", address ?? "unknown", reason);
@@ -133,6 +139,7 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
     const socket = request.socket;
     inFlight.set(socket, response);
     const forget = () => {
+      if (!response.shouldKeepAlive) closing.add(socket);
       if (inFlight.get(socket) === response) inFlight.delete(socket);
     };
     response.once("finish", forget);
@@ -151,6 +158,13 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
 
     onClientError(error, socket) {
       const address = addressOf(socket);
+      const pending = inFlight.get(socket);
+      if (closing.has(socket) || (pending !== undefined && !pending.shouldKeepAlive)) {
+        // Already answered with `Connection: close` (e.g. a refused request whose body llhttp
+        // then failed to frame): Node closes the connection once that answer is out.
+        log.debug("Ignored %s after a closing response", error.code ?? error.message);
+        return;
+      }
       const refusal = parseErrorStatus(error);
       if (refusal !== null) warn(address, `${refusal.reason} (${error.code}: ${error.message})`);
       else log.debug("Client connection ended: %s", error.code ?? error.message);
@@ -161,9 +175,15 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
         if (!socket.writable || refusal === null) socket.destroy();
         else socket.end(rawErrorResponse(refusal));
       };
-      const pending = inFlight.get(socket);
+      if (pending !== undefined && !pending.req.complete) {
+        // The framing broke inside a body the app may be reading: it will never end. Answer
+        // if nothing was sent yet, then drop the connection, which fails the app's read.
+        if (refusal !== null && !pending.headersSent && socket.writable)
+          socket.end(rawErrorResponse(refusal), () => socket.destroy());
+        else socket.destroy();
+        return;
+      }
       if (pending !== undefined && !pending.writableFinished && !pending.destroyed) {
-        pending.shouldKeepAlive = false;
         pending.once("finish", answer);
         pending.once("close", answer);
       } else answer();
