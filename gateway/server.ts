@@ -101,6 +101,8 @@ export function createGatewayServer(
   const server = createServer(
     {
       keepAliveTimeout: settings.keepalive * 1000,
+      // The request guard checks Host itself, so the refusal is logged and explained.
+      requireHostHeader: false,
       // Room for Gunicorn's limits: the request line plus every allowed header field.
       maxHeaderSize: Math.min(
         settings.limit_request_line +
