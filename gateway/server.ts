@@ -26,6 +26,10 @@ export interface ServerSettings {
   multiprocess: boolean;
   /** Largest request body in bytes (413 above it); 0 = no limit. */
   limit_request_body: number;
+  /** Seconds a client has to send the request line and headers (408 after it); 0 = none. */
+  header_timeout: number;
+  /** Seconds a client has to send the whole request, body included (408 after it); 0 = none. */
+  request_timeout: number;
 }
 
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
@@ -37,7 +41,27 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
   limit_request_field_size: 8190,
   multiprocess: false,
   limit_request_body: 0,
+  header_timeout: 20,
+  request_timeout: 60,
 };
+
+/** Node's timeout options for our settings (it checks timeouts on a timer, not per byte). */
+function timeoutOptions(settings: ServerSettings) {
+  const request = settings.request_timeout * 1000;
+  // Node insists headers time out no later than the whole request.
+  const headers =
+    request > 0
+      ? Math.min(settings.header_timeout * 1000, request)
+      : settings.header_timeout * 1000;
+  const shortest = Math.min(...[headers, request].filter((ms) => ms > 0));
+  return {
+    headersTimeout: headers,
+    requestTimeout: request,
+    connectionsCheckingInterval: Number.isFinite(shortest)
+      ? Math.min(Math.max(shortest / 4, 100), 5000)
+      : 30_000,
+  };
+}
 
 export interface GatewayServerOptions {
   log?: Logger;
@@ -101,6 +125,7 @@ export function createGatewayServer(
   const server = createServer(
     {
       keepAliveTimeout: settings.keepalive * 1000,
+      ...timeoutOptions(settings),
       // The request guard checks Host itself, so the refusal is logged and explained.
       requireHostHeader: false,
       // Room for Gunicorn's limits: the request line plus every allowed header field.
