@@ -205,10 +205,20 @@ export function exchange(
     waitForClose,
     end = false,
     timeoutMs = 10_000,
-  }: { expected: number; waitForClose: boolean; end?: boolean; timeoutMs?: number },
+    host = "127.0.0.1",
+    localAddress,
+  }: {
+    expected: number;
+    waitForClose: boolean;
+    end?: boolean;
+    timeoutMs?: number;
+    host?: string;
+    /** Connect from this address (e.g. 127.0.0.2: a loopback peer that is not trusted). */
+    localAddress?: string;
+  },
 ): Promise<Exchange> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect({ port, host, localAddress });
     const chunks: Buffer[] = [];
     let settled = false;
     const finish = (closed: boolean) => {
