@@ -165,9 +165,13 @@ beforeAll(async () => {
     limit_request_body: 4096,
   });
   workerPort = await freePort();
-  worker = spawn(process.execPath, [CLI, "--bind", `127.0.0.1:${workerPort}`, HELLO], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  worker = spawn(
+    process.execPath,
+    [CLI, "--workers", "1", "--bind", `127.0.0.1:${workerPort}`, HELLO],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   worker.stderr!.on("data", (chunk: Buffer) => (workerErrors += chunk.toString()));
   await waitUntilServing(workerPort, worker);
 });
@@ -228,7 +232,10 @@ describe("fuzz", () => {
     console.log(`fuzz: ${sent} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
 
     expect(problems).toEqual([]);
+    // No worker lost: the master is alive and never had to replace its one worker.
     expect(worker.exitCode, workerErrors).toBeNull();
+    expect(workerErrors).not.toMatch(/Worker \(pid:\d+\)/);
+    expect(workerErrors.match(/Booting worker with pid/g) ?? []).toHaveLength(1);
     for (const port of ports) {
       const after = await fire(
         port,
