@@ -172,7 +172,9 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
       const answer = () => {
         if (answered) return;
         answered = true;
-        if (!socket.writable || refusal === null) socket.destroy();
+        if (!socket.writable) socket.destroy();
+        // end(), not destroy(): what is still buffered for the client goes out before the FIN.
+        else if (refusal === null) socket.end();
         else socket.end(rawErrorResponse(refusal));
       };
       if (pending !== undefined && !pending.req.complete) {
