@@ -2,6 +2,7 @@
  * Slow and idle clients: the header, request and keep-alive timeouts close what they must, and a
  * crowd of idle connections does not stop new requests from being served.
  */
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { echoApp, startGateway, type RunningGateway } from "./gateway-fixture.js";
@@ -78,8 +79,25 @@ describe("timeouts", () => {
   });
 });
 
+/** This process's soft limit on open files (Linux), or Infinity when it cannot be read. */
+function openFileLimit(): number {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(
+      readFileSync("/proc/self/limits", "utf8"),
+    );
+    return line === null || line[1] === "unlimited" ? Infinity : Number(line[1]);
+  } catch {
+    return Infinity;
+  }
+}
+
 describe("1,000 idle connections", () => {
   const IDLE = 1000;
+
+  it("fit in this process's open-file limit (both ends of each connection live here)", () => {
+    // Fails loudly rather than with EMFILE half-way: raise `ulimit -n` (e.g. in .ci/run).
+    expect(openFileLimit()).toBeGreaterThanOrEqual(2 * IDLE + 200);
+  });
 
   it("do not stop new requests from being served", async () => {
     const { port } = await gateway({});
