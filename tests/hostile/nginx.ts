@@ -1,13 +1,24 @@
 /**
- * Debian's nginx in front of a gateway, on loopback, for the "through nginx" runs. The config is
- * a minimal reverse proxy written to a temporary directory; nginx runs in the foreground as a
- * child of the test process and is killed by `stop()`.
+ * The project's nginx (nginx/foobar.conf, Debian's nginx binary) in front of a gateway, on
+ * loopback, for the "through nginx" runs. The config's upstream, listen and access-log lines are
+ * rewritten to this run's ports and a temporary directory, as tests/integration/nginx does;
+ * nginx runs in the foreground as a child of the test process and is killed by `stop()`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+const CONFIG = new URL("../../nginx/foobar.conf", import.meta.url);
 
 export const NGINX = "/usr/sbin/nginx";
 
@@ -32,45 +43,36 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(
-  upstreamPort: number,
-  { clientMaxBodySize = "1m" }: { clientMaxBodySize?: string } = {},
-): Promise<RunningNginx> {
+export async function startNginx(upstreamPort: number): Promise<RunningNginx> {
   const dir = mkdtempSync(join(tmpdir(), "foobar-nginx-"));
+  chmodSync(dir, 0o755);
+  // Workers may run as nobody (when the test runs as root): they write request bodies here.
+  for (const sub of ["body", "proxy"]) {
+    mkdirSync(join(dir, sub));
+    chmodSync(join(dir, sub), 0o777);
+  }
   const port = await freePort();
   const errorLog = join(dir, "error.log");
+  const site = readFileSync(CONFIG, "utf8")
+    .replace("server gateway:8000;", `server 127.0.0.1:${upstreamPort};`)
+    .replace("listen 8000 default_server;", `listen 127.0.0.1:${port} default_server;`)
+    .replace("/var/log/nginx/access.log", join(dir, "access.log"));
+  if (!site.includes(`server 127.0.0.1:${upstreamPort};`) || !site.includes(`127.0.0.1:${port}`))
+    throw new Error("nginx/foobar.conf changed: its upstream or listen line was not rewritten");
+  writeFileSync(join(dir, "foobar.conf"), site);
   const config = `
 daemon off;
-master_process off;
 worker_processes 1;
 pid ${join(dir, "nginx.pid")};
 error_log ${errorLog} info;
 events { worker_connections 256; }
 http {
-  access_log off;
   client_body_temp_path ${join(dir, "body")};
   proxy_temp_path ${join(dir, "proxy")};
-  fastcgi_temp_path ${join(dir, "fastcgi")};
-  uwsgi_temp_path ${join(dir, "uwsgi")};
-  scgi_temp_path ${join(dir, "scgi")};
-  client_max_body_size ${clientMaxBodySize};
-  client_header_timeout 5s;
-  client_body_timeout 5s;
-  upstream gateway { server 127.0.0.1:${upstreamPort}; keepalive 4; }
-  server {
-    listen 127.0.0.1:${port};
-    server_name localhost;
-    location / {
-      proxy_pass http://gateway;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_request_buffering off;
-      proxy_buffering off;
-    }
-  }
+  fastcgi_temp_path ${join(dir, "body")};
+  uwsgi_temp_path ${join(dir, "body")};
+  scgi_temp_path ${join(dir, "body")};
+  include ${join(dir, "foobar.conf")};
 }
 `;
   const configPath = join(dir, "nginx.conf");
