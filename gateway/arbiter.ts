@@ -222,6 +222,9 @@ export class Arbiter implements ServerView {
       worker.state = "retiring";
       worker.reason = "max_requests";
       this.manageWorkers(); // spawns the replacement
+      // Others can take the traffic meanwhile: stop it now. A lone worker waits until its
+      // replacement is ready, or the listening socket (owned by the workers) would close.
+      if (this.#byAge("ready").length > 0) this.stopWorker(worker, "max_requests");
     }
   }
 
