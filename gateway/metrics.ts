@@ -21,6 +21,8 @@ async function promClient(): Promise<PromClient> {
 /** A worker's side: counts requests and their durations. */
 export async function createWorkerMetrics(): Promise<(record: ExchangeRecord) => void> {
   const client = await promClient();
+  // Constructing one is what makes prom-client answer the master's IPC queries in a worker.
+  new client.AggregatorRegistry();
   const requests = new client.Counter({
     name: "gateway_http_requests_total",
     help: "Responses sent, by status code.",
