@@ -49,6 +49,16 @@ describe("settings", () => {
     }
   });
 
+  it("docs/gateway.md documents every setting, its flags and its default", () => {
+    const docs = readFileSync("docs/gateway.md", "utf8");
+    for (const spec of SETTINGS) {
+      const row = docs.split("\n").find((line) => line.startsWith(`| \`${spec.name}\``));
+      expect(row, spec.name).toBeDefined();
+      if (spec.flag !== undefined) expect(row).toContain(`--${spec.flag}`);
+      expect(row).toContain(spec.defaultText.replace(/\|/g, "\\|"));
+    }
+  });
+
   it("precedence: defaults < config file < $GATEWAY_CMD_ARGS < command line", async () => {
     const config = join(scratch, "precedence.config.js");
     writeFileSync(
