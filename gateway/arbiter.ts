@@ -14,7 +14,8 @@
  * Signal handlers only queue the signal; all the work happens in the loop.
  */
 import cluster, { type Worker as ClusterWorker } from "node:cluster";
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { connect } from "node:net";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +57,26 @@ interface WorkerExit {
   pid: number;
   code: number | null;
   signal: string | null;
+}
+
+/**
+ * A unix socket file left by a master that was killed makes listen() fail with EADDRINUSE.
+ * Remove it — but only if nothing answers on it (another server may own it).
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) return;
+  } catch {
+    return; // no such file
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on("error", () => resolve(false));
+  });
+  if (!alive) unlinkSync(path);
 }
 
 /** Stops the whole server instead of respawning (a worker that cannot boot would loop). */
@@ -166,6 +187,7 @@ export class Arbiter implements ServerView {
       this.#wakeup();
     });
 
+    await this.#prepareSockets();
     if (this.settings.metrics_bind !== null) {
       this.#metrics = await MasterMetrics.create();
       this.#metricsServer = this.#metrics.listen(
@@ -176,6 +198,13 @@ export class Arbiter implements ServerView {
     this.log.info("Using worker: cluster (pre-fork accept, SCHED_NONE)");
     this.numWorkers = this.settings.workers;
     this.manageWorkers();
+  }
+
+  async #prepareSockets(): Promise<void> {
+    for (const bind of this.settings.bind) {
+      const address = parseAddress(bind);
+      if ("path" in address) await removeStaleSocket(address.path);
+    }
   }
 
   // ---- the loop's helpers ----
@@ -389,6 +418,7 @@ export class Arbiter implements ServerView {
       this.#pidfile.create(this.pid);
     }
     this.numWorkers = this.settings.workers;
+    await this.#prepareSockets();
     await callHook(this.hooks, "on_reload", this.log, this);
     // Old workers keep serving until each new worker is ready (see #onMessage).
     for (const worker of this.workers.values())

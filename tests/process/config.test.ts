@@ -214,6 +214,36 @@ export function on_exit() { note("on_exit"); }
     expect(existsSync(pidfile)).toBe(false);
   });
 
+  it("binds a unix socket, and reuses one left behind by a killed master", async () => {
+    const socketPath = join(scratch, "gateway.sock");
+    const ask = () =>
+      new Promise<string>((resolve, reject) => {
+        import("node:http").then(({ request }) => {
+          request({ socketPath, path: "/" }, (response) => {
+            let body = "";
+            response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+            response.on("end", () => resolve(body));
+          })
+            .on("error", reject)
+            .end();
+        }, reject);
+      });
+    const first = new GatewayProcess(["-b", `unix:${socketPath}`, `${APPS}/slow.js`]);
+    started.push(first);
+    await first.waitForLog(/Listening at: unix:/);
+    expect(await ask()).toMatch(/^pid=\d+/);
+    await first.kill(); // SIGKILL: the socket file stays behind
+    expect(existsSync(socketPath)).toBe(true);
+
+    const second = new GatewayProcess(["-b", `unix:${socketPath}`, `${APPS}/slow.js`]);
+    started.push(second);
+    await second.waitForLog(/Listening at: unix:/);
+    expect(await ask()).toMatch(/^pid=\d+/);
+    second.signal("SIGTERM");
+    expect((await second.exited).code).toBe(0);
+    expect(existsSync(socketPath)).toBe(false);
+  });
+
   it("serves Prometheus metrics aggregated across workers on --metrics-bind", async () => {
     const server = new GatewayProcess([
       "-b",
