@@ -270,10 +270,13 @@ export class Arbiter implements ServerView {
       if (worker === undefined) continue;
       this.workers.delete(exit.pid);
       this.#removeScoreboard(worker);
-      if (!halting && exit.code === WORKER_BOOT_ERROR)
-        throw new HaltServer(`worker (pid:${exit.pid}) failed to boot`, WORKER_BOOT_ERROR);
-      if (!halting && exit.code === APP_LOAD_ERROR)
-        throw new HaltServer(`the app failed to load (see the error above)`, APP_LOAD_ERROR);
+      const bootError = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
+      if (bootError && !halting && worker.state !== "stopping") {
+        if (this.#abandonReload(exit.code!)) continue;
+        throw exit.code === APP_LOAD_ERROR
+          ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
+          : new HaltServer(`worker (pid:${exit.pid}) failed to boot`, WORKER_BOOT_ERROR);
+      }
       if (exit.signal === "SIGKILL" && !worker.killed)
         this.log.error("Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", exit.pid);
       else if (exit.signal !== null && !worker.killed && worker.state !== "stopping")
@@ -288,6 +291,26 @@ export class Arbiter implements ServerView {
       callHookSync(this.hooks, "child_exit", this.log, this, worker);
     }
     this.#metrics?.setWorkers(this.workers.size);
+  }
+
+  /**
+   * A new worker started by HUP cannot boot (broken code or config deployed): rather than
+   * stop the server as at startup, keep the previous workers serving and drop the new ones.
+   * Returns false when no previous worker is left to fall back on.
+   */
+  #abandonReload(exitCode: number): boolean {
+    const previous = this.#byAge("retiring").filter((worker) => worker.reason === "reload");
+    if (previous.length === 0) return false;
+    this.log.error(
+      "Reload failed: new workers cannot boot (exit code %d); the previous workers keep serving",
+      exitCode,
+    );
+    for (const worker of previous) {
+      worker.state = "ready";
+      delete worker.reason;
+    }
+    for (const worker of this.#byAge("booting")) this.stopWorker(worker, "reload failed");
+    return true;
   }
 
   /** Kills workers whose heartbeat stopped (a blocked event loop) or who overstay a stop. */

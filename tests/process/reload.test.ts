@@ -59,6 +59,20 @@ describe("HUP", () => {
     expect(await server.workerPids()).toHaveLength(2);
   });
 
+  it("keeps the previous workers serving when the new app code cannot be imported", async () => {
+    const app = join(scratch, "deploy.js");
+    writeVersionedApp(app, "good");
+    const server = await gateway(["-w", "2", app]).ready(2);
+    writeFileSync(app, "throw new Error('bad deploy');\n");
+    server.signal("SIGHUP");
+    await server.waitForLog(/Reload failed: new workers cannot boot \(exit code 4\)/);
+    await sleep(1500); // no respawn loop, no halt
+    expect(server.child.exitCode).toBeNull();
+    expect(server.log.match(/bad deploy/g)?.length).toBeLessThanOrEqual(2);
+    for (let i = 0; i < 5; i++) expect((await get(server.port, "/")).body).toBe("good\n");
+    expect(await server.workerPids()).toHaveLength(2);
+  });
+
   it("keeps the running configuration when the new config file is broken", async () => {
     const config = join(scratch, "reload.config.js");
     writeFileSync(config, "export const workers = 1;\n");
