@@ -165,8 +165,13 @@ export class Arbiter implements ServerView {
   async start(): Promise<void> {
     this.log.info("Starting gateway %s", VERSION);
     if (this.settings.pidfile !== null) {
-      this.#pidfile = new Pidfile(this.settings.pidfile);
-      this.#pidfile.create(this.pid);
+      const pidfile = new Pidfile(this.settings.pidfile);
+      try {
+        pidfile.create(this.pid);
+      } catch (error) {
+        throw new HaltServer((error as Error).message, 1);
+      }
+      this.#pidfile = pidfile;
     }
     await callHook(this.hooks, "on_starting", this.log, this);
     for (const name of SIGNALS)
@@ -228,8 +233,8 @@ export class Arbiter implements ServerView {
     this.#wake?.();
   }
 
-  #onMessage(process: ClusterWorker, message: WorkerMessage): void {
-    const worker = this.workers.get(process.process.pid ?? 0);
+  #onMessage(child: ClusterWorker, message: WorkerMessage): void {
+    const worker = this.workers.get(child.process.pid ?? 0);
     if (worker === undefined) return;
     worker.lastHeartbeat = performance.now();
     if (message.gateway === "ready") {
