@@ -3,7 +3,7 @@
  * signals, and drive bounded load loops over loopback.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { resolve } from "node:path";
 
@@ -67,16 +67,9 @@ export class GatewayProcess {
     return this;
   }
 
-  /** PIDs of the worker processes (the master's children). */
+  /** PIDs of the worker processes (the master's children), from /proc (no `ps` needed). */
   async workerPids(): Promise<number[]> {
-    try {
-      return execFileSync("ps", ["-o", "pid=", "--ppid", String(this.pid)], { encoding: "utf8" })
-        .split("\n")
-        .map((line) => Number(line.trim()))
-        .filter((pid) => pid > 0);
-    } catch {
-      return []; // ps exits 1 when there are none
-    }
+    return childrenOf(this.pid);
   }
 
   signal(name: NodeJS.Signals): void {
@@ -96,6 +89,31 @@ export class GatewayProcess {
       }
     await this.exited;
   }
+}
+
+function readProc(pid: string, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return ""; // the process is gone
+  }
+}
+
+/** Children of `parent`: /proc/PID/stat is "pid (comm) state ppid …". */
+export function childrenOf(parent: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      const stat = readProc(pid, "stat");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[1]) === parent && fields[0] !== "Z";
+    })
+    .map(Number);
+}
+
+/** What `ps` shows as a process's command line: process.title rewrites it. */
+export function commandLine(pid: number): string {
+  return readProc(String(pid), "cmdline").replace(/\0+/g, " ").trim();
 }
 
 export async function waitUntil(

@@ -2,9 +2,17 @@
  * The arbiter keeps workers serving through crashes and stuck event loops, stops gracefully
  * on TERM and at once on INT, and refuses to start a broken app.
  */
-import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { APPS, GatewayProcess, get, loadLoop, sleep, waitUntil } from "./gateway-process.js";
+import {
+  APPS,
+  childrenOf,
+  commandLine,
+  GatewayProcess,
+  get,
+  loadLoop,
+  sleep,
+  waitUntil,
+} from "./gateway-process.js";
 
 const started: GatewayProcess[] = [];
 function gateway(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
@@ -20,13 +28,7 @@ describe("workers", () => {
   it("runs N workers with process titles that tell master and workers apart", async () => {
     const server = await gateway(["-w", "2", "-n", "titles", `${APPS}/slow.js`]).ready(2);
     const titles = () =>
-      execFileSync(
-        "ps",
-        ["-o", "args=", "--pid", String(server.pid), "--ppid", String(server.pid)],
-        {
-          encoding: "utf8",
-        },
-      );
+      [server.pid, ...childrenOf(server.pid)].map((pid) => commandLine(pid)).join("\n");
     // A worker sets its title as it boots: wait for both.
     await waitUntil(() => (titles().match(/gateway: worker \[titles\]/g) ?? []).length === 2);
     expect(titles()).toContain("gateway: master [titles]");
