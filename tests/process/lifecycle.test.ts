@@ -64,8 +64,9 @@ describe("workers", () => {
     const server = await gateway(["-w", "2", "--timeout", "2", `${APPS}/spin.js`]).ready(2);
     const stuck = get(server.port, "/spin?from=test").catch((error: Error) => error);
     const spunAt = Date.now();
-    // Connections made before the loop blocked may have been accepted by the stuck worker too
-    // (libuv accepts every pending connection at once); from then on the other worker takes them.
+    // Let one worker take the /spin connection alone: a connection accepted in the same
+    // wake-up (libuv accepts every pending connection at once) would be stuck behind the busy
+    // loop and reset with it. From then on the other worker accepts every new connection.
     await sleep(500);
     // Fresh connections during the stall: the other worker accepts them all.
     let served = 0;
