@@ -3,7 +3,7 @@
  * signals, and drive bounded load loops over loopback.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { resolve } from "node:path";
 
@@ -63,7 +63,12 @@ export class GatewayProcess {
   async ready(workers = 1): Promise<this> {
     const [match] = await this.waitForLog(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/);
     this.port = Number(match![1]);
-    await waitUntil(async () => (await this.workerPids()).length >= workers);
+    // Every worker holds the listening socket once it listens (SCHED_NONE shares the socket).
+    await waitUntil(() => {
+      const inode = listeningInode(this.port);
+      const holders = childrenOf(this.pid).filter((pid) => holdsSocket(pid, inode));
+      return inode !== "" && holders.length >= workers;
+    });
     return this;
   }
 
@@ -109,6 +114,30 @@ export function childrenOf(parent: number): number[] {
       return Number(fields[1]) === parent && fields[0] !== "Z";
     })
     .map(Number);
+}
+
+/** The inode of the socket listening on 127.0.0.1:`port`, from /proc/net/tcp. */
+function listeningInode(port: number): string {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readProc("self", "net/tcp").split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local && fields[3] === "0A") return fields[9] ?? ""; // 0A: LISTEN
+  }
+  return "";
+}
+
+function holdsSocket(pid: number, inode: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** What `ps` shows as a process's command line: process.title rewrites it. */

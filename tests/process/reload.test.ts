@@ -63,7 +63,6 @@ describe("HUP", () => {
     const app = join(scratch, "deploy.js");
     writeVersionedApp(app, "good");
     const server = await gateway(["-w", "2", app]).ready(2);
-    await sleep(1000); // both workers have imported the good code (a boot failure would halt)
     writeFileSync(app, "throw new Error('bad deploy');\n");
     server.signal("SIGHUP");
     await server.waitForLog(/Reload failed: new workers cannot boot \(exit code 4\)/);
