@@ -122,6 +122,19 @@ describe("stopping", () => {
     expect(Date.now() - termAt).toBeLessThan(10_000);
   });
 
+  it("TERM during a keep-alive load loop: no request is cut off, later ones are refused", async () => {
+    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+    const loop = loadLoop(server.port, { total: 100_000, concurrency: 10, until: server.exited });
+    await sleep(500);
+    server.signal("SIGTERM");
+    const result = await loop;
+    expect((await server.exited).code).toBe(0);
+    expect(result.ok).toBeGreaterThan(100);
+    // Requests on open connections are answered (with Connection: close); once no worker
+    // listens, new connections are refused. A reset or hang-up would be a lost request.
+    expect(result.errors.filter((error) => !error.includes("ECONNREFUSED"))).toEqual([]);
+  });
+
   it("INT exits at once, without waiting for slow requests", async () => {
     const server = await gateway(["-w", "1", "--graceful-timeout", "20", `${APPS}/slow.js`]).ready(
       1,
