@@ -171,7 +171,9 @@ export function get(port: number, path: string, agent: Agent | false = false): P
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
       response.on("error", reject);
     });
-    req.on("error", reject);
+    // Say whether the request went out on a kept-alive connection: a failure there is a
+    // request the server dropped, one on a fresh connection was never accepted.
+    req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
     req.end();
   });
 }
@@ -213,8 +215,9 @@ export async function loadLoop(
         }
         result.bodies.set(reply.body, (result.bodies.get(reply.body) ?? 0) + 1);
       } catch (error) {
+        const { message, reusedSocket } = error as Error & { reusedSocket?: boolean };
         result.failed += 1;
-        result.errors.push((error as Error).message);
+        result.errors.push(`${reusedSocket ? "kept-alive" : "new"} connection: ${message}`);
       }
     }
   }

@@ -122,7 +122,7 @@ describe("stopping", () => {
     expect(Date.now() - termAt).toBeLessThan(10_000);
   });
 
-  it("TERM during a keep-alive load loop: no request is cut off, later ones are refused", async () => {
+  it("TERM during a keep-alive load loop: no request on an open connection is lost", async () => {
     const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
     const loop = loadLoop(server.port, { total: 100_000, concurrency: 10, until: server.exited });
     await sleep(500);
@@ -130,9 +130,10 @@ describe("stopping", () => {
     const result = await loop;
     expect((await server.exited).code).toBe(0);
     expect(result.ok).toBeGreaterThan(100);
-    // Requests on open connections are answered (with Connection: close); once no worker
-    // listens, new connections are refused. A reset or hang-up would be a lost request.
-    expect(result.errors.filter((error) => !error.includes("ECONNREFUSED"))).toEqual([]);
+    // Requests on open connections are answered (with Connection: close). New connections
+    // made as the listener closes are refused, or reset if they were still waiting in the
+    // kernel's accept queue: the server never saw those requests.
+    expect(result.errors.filter((error) => error.startsWith("kept-alive"))).toEqual([]);
   });
 
   it("INT exits at once, without waiting for slow requests", async () => {
