@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { isIP } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import { LEVELS, type Level } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { HOOK_NAMES, type Hooks, isHookName } from "./hooks.js";
@@ -132,11 +132,11 @@ export function parseAddress(text: string): Address {
   return { host: host === "" ? "0.0.0.0" : host, port };
 }
 
-export function formatAddress(address: Address): string {
-  if ("path" in address) return `unix:${address.path}`;
-  return isIP(address.host) === 6
-    ? `http://[${address.host}]:${address.port}`
-    : `http://${address.host}:${address.port}`;
+/** How a listening server's address reads in the log: `http://HOST:PORT` or `unix:PATH`. */
+export function describeListener(where: AddressInfo | string | null): string {
+  if (typeof where === "string" || where === null) return `unix:${where ?? ""}`;
+  const host = where.family === "IPv6" ? `[${where.address}]` : where.address;
+  return `http://${host}:${where.port}`;
 }
 
 function asBindList(value: unknown): string[] {
