@@ -158,6 +158,8 @@ export class Worker implements WorkerView {
         this.#countRequest();
       },
     };
+    // tsgi.multiprocess is true even with one worker (Gunicorn says workers > 1): a HUP reload,
+    // a max_requests replacement or a TTIN can run another process with the same app at any time.
     const serverSettings = { ...settings, multiprocess: true };
     const addresses: string[] = [];
     for (const bind of settings.bind) {
