@@ -11,6 +11,7 @@
  */
 import type { Application, Environ } from "../tsgi/types.js";
 import { hello } from "./hello.js";
+import { trailOf } from "./middleware-trail.js";
 
 /** Does the client prefer HTML? Browsers say so first; curl's `*\/*` does not count. */
 export function wantsHtml(accept: string | undefined): boolean {
@@ -59,11 +60,6 @@ export function describeValue(value: unknown): string {
 }
 
 /** The middleware the demo recorded on the way in, outermost first. */
-function trailOf(environ: Environ): string[] {
-  const trail = environ["demo.trail"];
-  return Array.isArray(trail) ? trail.map(String) : [];
-}
-
 function environRows(environ: Environ): string {
   const entries = Object.entries(environ).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return entries

@@ -10,7 +10,7 @@ export const TRAIL_KEY = "demo.trail";
 /** The names recorded so far for this request (empty if none). */
 export function trailOf(environ: Environ): string[] {
   const trail = environ[TRAIL_KEY];
-  return Array.isArray(trail) ? (trail as string[]) : [];
+  return Array.isArray(trail) ? trail.map(String) : [];
 }
 
 export function trail(name: string): Middleware {

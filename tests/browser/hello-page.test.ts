@@ -6,20 +6,12 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeValue, escapeHtml, helloPage, wantsHtml } from "../../app/hello-page.js";
+import { trail } from "../../app/middleware-trail.js";
 import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../../gateway/server.js";
 import { Logger, LogFile } from "../../gateway/log.js";
 import type { Application } from "../../tsgi/types.js";
 
 const BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-
-/** A stand-in for the demo's middleware: records its name on the trail, as the demo does. */
-const withTrail =
-  (name: string, app: Application): Application =>
-  (environ, startResponse) => {
-    const trail = Array.isArray(environ["demo.trail"]) ? environ["demo.trail"] : [];
-    environ["demo.trail"] = [...trail, name];
-    return app(environ, startResponse);
-  };
 
 const servers: Server[] = [];
 
@@ -36,7 +28,7 @@ let trailed: string;
 
 beforeAll(async () => {
   plain = await serve(helloPage);
-  trailed = await serve(withTrail("request-id", withTrail("access-log", helloPage)));
+  trailed = await serve(trail("request-id")(trail("access-log")(helloPage)));
 });
 
 afterAll(async () => {
