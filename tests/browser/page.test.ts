@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NGINX, ROOT, startStack, type Stack } from "./stack.js";
+import { nginxProblem } from "../helpers/nginx.js";
+import { ROOT, startStack, type Stack } from "./stack.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = join(ROOT, "docs/images/hello-page.png");
@@ -31,14 +32,12 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
   const browserErrors: string[] = [];
 
   beforeAll(async () => {
-    const nginx = existsSync(NGINX);
-    if (!nginx) console.warn(`${NGINX} is missing: the browser talks to the gateway directly`);
-    stack = await startStack({ nginx });
+    const noNginx = nginxProblem();
+    if (noNginx !== null) console.warn(`${noNginx}: the browser talks to the gateway directly`);
+    stack = await startStack({ nginx: noNginx === null });
     console.info(
       `browser test: ${stack.app} on ${stack.workers} worker(s), ` +
-        (stack.viaNginx
-          ? `nginx in front (${stack.projectNginxConfig ? "nginx/foobar.conf" : "a stand-in config: nginx/foobar.conf is missing"})`
-          : "no nginx, gateway directly") +
+        (stack.viaNginx ? "nginx in front (nginx/foobar.conf)" : "no nginx, gateway directly") +
         `, at ${stack.url}`,
     );
     browser = await chromium.launch({

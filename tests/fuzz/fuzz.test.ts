@@ -8,11 +8,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoApp, startGateway, type RunningGateway } from "../hostile/gateway-fixture.js";
 import { loadCorpus, parseResponses } from "../hostile/raw-http.js";
+import { freePort } from "../helpers/net.js";
 
 const SEED =
   process.env.FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED);
@@ -124,15 +125,6 @@ function fire(port: number, bytes: Buffer): Promise<Outcome> {
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("error", () => finish(false)); // a reset is a close
     socket.on("close", () => finish(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
   });
 }
 

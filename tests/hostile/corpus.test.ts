@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { echoApp, startGateway, type RunningGateway } from "./gateway-fixture.js";
-import { nginxAvailable, startNginx, type RunningNginx } from "./nginx.js";
+import { nginxAvailable, startNginx, type RunningNginx } from "../helpers/nginx.js";
 import {
   exchange,
   LEAK_PATTERNS,
@@ -34,7 +34,7 @@ function nginxFor(testCase: CorpusCase): Promise<RunningNginx> {
   const key = JSON.stringify(testCase.settings);
   let proxy = proxies.get(key);
   if (proxy === undefined) {
-    proxy = gatewayFor(testCase).then((gateway) => startNginx(gateway.port));
+    proxy = gatewayFor(testCase).then((gateway) => startNginx({ upstreamPort: gateway.port }));
     proxies.set(key, proxy);
   }
   return proxy;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Application } from "../../tsgi/types.js";
 import { startGateway, type RunningGateway } from "./gateway-fixture.js";
-import { nginxAvailable, startNginx, type RunningNginx } from "./nginx.js";
+import { nginxAvailable, startNginx, type RunningNginx } from "../helpers/nginx.js";
 import { exchange } from "./raw-http.js";
 
 interface Seen {
@@ -81,7 +81,7 @@ describe("directly", () => {
 describe.runIf(nginxAvailable() || process.env.CI === "true")("through nginx", () => {
   let proxy: RunningNginx;
   beforeAll(async () => {
-    proxy = await startNginx(gateway.port);
+    proxy = await startNginx({ upstreamPort: gateway.port });
   });
   afterAll(() => proxy.stop());
 

@@ -5,18 +5,9 @@
  *
  * In CI (CI=true) a missing nginx is a failure; elsewhere the suite is skipped with the reason.
  */
-import { spawn, type ChildProcess, execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import { get as httpsGet } from "node:https";
@@ -24,19 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../../../gateway/server.js";
 import { Logger } from "../../../gateway/log.js";
 import type { Application, Environ } from "../../../tsgi/types.js";
+import { freePort } from "../../helpers/net.js";
+import {
+  nginxProblem as findNginxProblem,
+  startNginx,
+  type RunningNginx,
+} from "../../helpers/nginx.js";
 
-const CONFIG = new URL("../../../nginx/foobar.conf", import.meta.url);
-const NGINX = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].find(existsSync);
-
-let nginxProblem: string | null =
-  NGINX === undefined ? "no nginx binary (apt-get install nginx)" : null;
-if (nginxProblem === null) {
-  try {
-    execFileSync(NGINX!, ["-v"], { stdio: "ignore" });
-  } catch (error) {
-    nginxProblem = `${NGINX} -v failed: ${(error as Error).message}`;
-  }
-}
+const nginxProblem = findNginxProblem();
 const skip = nginxProblem !== null && process.env.CI !== "true";
 if (skip)
   console.warn(`[nginx integration] SKIPPED: ${nginxProblem}. (With CI=true this is a failure.)`);
@@ -54,10 +40,9 @@ describe.skipIf(skip)(
     let gatewayConnections = 0;
     let appCalls = 0; // counted on entry, before the body is read
     let gateway: Server;
-    let nginx: ChildProcess | undefined;
+    let nginx: RunningNginx | undefined;
     let nginxPort = 0;
     let tlsPort = 0; // a TLS listener, added here only, so that X-Forwarded-Proto has something to say
-    let prefix = "";
 
     const app: Application = async (environ: Environ, startResponse) => {
       appCalls++;
@@ -81,89 +66,25 @@ describe.skipIf(skip)(
       gateway.on("connection", () => gatewayConnections++);
       await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
       const gatewayPort = (gateway.address() as AddressInfo).port;
-      nginxPort = await freePort();
       tlsPort = await freePort();
-
-      prefix = mkdtempSync(join(tmpdir(), "foobar-nginx-"));
-      // Workers may run as nobody (when the test runs as root): they write request bodies here.
-      for (const dir of ["body", "proxy"]) chmodSync(mkdirIn(prefix, dir), 0o777);
-      chmodSync(prefix, 0o755);
-      const site = readFileSync(CONFIG, "utf8")
-        .replace("server gateway:8000;", `server 127.0.0.1:${gatewayPort};`)
-        .replace(
-          "listen 8000 default_server;",
-          `listen 127.0.0.1:${nginxPort} default_server;
-    listen 127.0.0.1:${tlsPort} ssl;
-    ssl_certificate ${join(prefix, "tls.crt")};
-    ssl_certificate_key ${join(prefix, "tls.key")};`,
-        )
-        .replace("/var/log/nginx/access.log", join(prefix, "access.log"));
+      nginx = await startNginx({
+        upstreamPort: gatewayPort,
+        serverDirectives: (dir) => {
+          makeCertificate(dir);
+          return `listen 127.0.0.1:${tlsPort} ssl;
+    ssl_certificate ${join(dir, "tls.crt")};
+    ssl_certificate_key ${join(dir, "tls.key")};`;
+        },
+      });
+      nginxPort = nginx.port;
+      const site = readFileSync(join(nginx.dir, "foobar.conf"), "utf8");
       expect(site).toContain(`server 127.0.0.1:${gatewayPort};`);
       expect(site).toContain(`listen 127.0.0.1:${nginxPort} default_server;`);
-      writeFileSync(join(prefix, "foobar.conf"), site);
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "rsa:2048",
-          "-nodes",
-          "-days",
-          "1",
-          "-subj",
-          "/CN=127.0.0.1",
-          "-keyout",
-          join(prefix, "tls.key"),
-          "-out",
-          join(prefix, "tls.crt"),
-        ],
-        { stdio: "ignore" },
-      );
-      writeFileSync(
-        join(prefix, "nginx.conf"),
-        `daemon off;
-worker_processes 1;
-pid ${join(prefix, "nginx.pid")};
-error_log ${join(prefix, "error.log")} warn;
-events { worker_connections 64; }
-http {
-    client_body_temp_path ${join(prefix, "body")};
-    proxy_temp_path ${join(prefix, "proxy")};
-    fastcgi_temp_path ${join(prefix, "body")};
-    uwsgi_temp_path ${join(prefix, "body")};
-    scgi_temp_path ${join(prefix, "body")};
-    include ${join(prefix, "foobar.conf")};
-}
-`,
-      );
-      nginx = spawn(
-        NGINX!,
-        ["-p", prefix, "-e", join(prefix, "error.log"), "-c", join(prefix, "nginx.conf")],
-        {
-          stdio: ["ignore", "ignore", "pipe"],
-        },
-      );
-      let stderr = "";
-      nginx.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      const deadline = Date.now() + 15_000;
-      while (!(await accepts(nginxPort))) {
-        if (nginx.exitCode !== null || Date.now() > deadline)
-          throw new Error(
-            `nginx did not start: ${stderr}${readIfExists(join(prefix, "error.log"))}`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
     });
 
     afterAll(async () => {
-      if (nginx !== undefined && nginx.exitCode === null) {
-        const exited = new Promise((resolve) => nginx!.once("exit", resolve));
-        nginx.kill("SIGTERM");
-        await exited;
-      }
+      await nginx?.stop();
       await new Promise((resolve) => gateway?.close(resolve));
-      if (prefix !== "") rmSync(prefix, { recursive: true, force: true });
     });
 
     const url = (path: string) => `http://127.0.0.1:${nginxPort}${path}`;
@@ -245,7 +166,7 @@ http {
     });
 
     it("logs each request with the upstream that served it", () => {
-      const log = readFileSync(join(prefix, "access.log"), "utf8");
+      const log = readFileSync(nginx!.accessLog, "utf8");
       expect(log).toMatch(
         /"GET \/hello HTTP\/1\.1" 200 .* upstream=127\.0\.0\.1:\d+ upstream_time=/,
       );
@@ -253,22 +174,27 @@ http {
   },
 );
 
-function mkdirIn(parent: string, name: string): string {
-  const dir = join(parent, name);
-  mkdirSync(dir);
-  return dir;
-}
-
-function readIfExists(path: string): string {
-  return existsSync(path) ? readFileSync(path, "utf8") : "";
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A throw-away self-signed certificate for 127.0.0.1 in `dir` (tls.crt, tls.key). */
+function makeCertificate(dir: string): void {
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      join(dir, "tls.key"),
+      "-out",
+      join(dir, "tls.crt"),
+    ],
+    { stdio: "ignore" },
+  );
 }
 
 function openSocket(port: number): Promise<Socket> {
@@ -276,15 +202,6 @@ function openSocket(port: number): Promise<Socket> {
     const socket = connect(port, "127.0.0.1", () => resolve(socket));
     socket.once("error", reject);
   });
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    (await openSocket(port)).destroy();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function readAll(socket: Socket): Promise<string> {

@@ -1,0 +1,133 @@
+/**
+ * The project's nginx (nginx/foobar.conf, Debian's nginx binary) in front of a gateway, on
+ * loopback, without Docker. The config's upstream, listen and access-log lines are rewritten to
+ * this run's ports and a temporary directory; nginx runs in the foreground as a child of the test
+ * process and is stopped (and its directory removed) by `stop()`.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { accepts, freePort } from "./net.js";
+
+const CONFIG = new URL("../../nginx/foobar.conf", import.meta.url);
+
+export const NGINX = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].find(
+  existsSync,
+);
+
+/** Why nginx cannot run here (`null` when it can). */
+export function nginxProblem(): string | null {
+  if (NGINX === undefined) return "no nginx binary (apt-get install nginx)";
+  try {
+    execFileSync(NGINX, ["-v"], { stdio: "ignore" });
+    return null;
+  } catch (error) {
+    return `${NGINX} -v failed: ${(error as Error).message}`;
+  }
+}
+
+export function nginxAvailable(): boolean {
+  return nginxProblem() === null;
+}
+
+export interface NginxOptions {
+  /** The gateway's port on 127.0.0.1. */
+  upstreamPort: number;
+  /**
+   * More directives for the server block, after its listen line (e.g. a TLS listener); given
+   * nginx's directory, for the files they name.
+   */
+  serverDirectives?: (dir: string) => string;
+}
+
+export interface RunningNginx {
+  port: number;
+  /** nginx's prefix directory: its config, logs and temp files. */
+  dir: string;
+  errorLog: string;
+  accessLog: string;
+  /** What nginx wrote to stderr and its error log, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startNginx({
+  upstreamPort,
+  serverDirectives,
+}: NginxOptions): Promise<RunningNginx> {
+  if (NGINX === undefined) throw new Error("no nginx binary (apt-get install nginx)");
+  const dir = mkdtempSync(join(tmpdir(), "foobar-nginx-"));
+  chmodSync(dir, 0o755);
+  // Workers may run as nobody (when the test runs as root): they write request bodies here.
+  for (const sub of ["body", "proxy"]) {
+    mkdirSync(join(dir, sub));
+    chmodSync(join(dir, sub), 0o777);
+  }
+  const port = await freePort();
+  const errorLog = join(dir, "error.log");
+  const accessLog = join(dir, "access.log");
+  const extra = serverDirectives === undefined ? "" : `\n    ${serverDirectives(dir)}`;
+  const site = readFileSync(CONFIG, "utf8")
+    .replace("server gateway:8000;", `server 127.0.0.1:${upstreamPort};`)
+    .replace("listen 8000 default_server;", `listen 127.0.0.1:${port} default_server;${extra}`)
+    .replace("/var/log/nginx/access.log", accessLog);
+  if (!site.includes(`server 127.0.0.1:${upstreamPort};`) || !site.includes(`127.0.0.1:${port}`))
+    throw new Error("nginx/foobar.conf changed: its upstream or listen line was not rewritten");
+  writeFileSync(join(dir, "foobar.conf"), site);
+  const configPath = join(dir, "nginx.conf");
+  writeFileSync(
+    configPath,
+    `daemon off;
+worker_processes 1;
+pid ${join(dir, "nginx.pid")};
+error_log ${errorLog} info;
+events { worker_connections 256; }
+http {
+  client_body_temp_path ${join(dir, "body")};
+  proxy_temp_path ${join(dir, "proxy")};
+  fastcgi_temp_path ${join(dir, "body")};
+  uwsgi_temp_path ${join(dir, "body")};
+  scgi_temp_path ${join(dir, "body")};
+  include ${join(dir, "foobar.conf")};
+}
+`,
+  );
+  const child = spawn(NGINX, ["-p", dir, "-c", configPath, "-e", errorLog], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const output = () => stderr + (existsSync(errorLog) ? readFileSync(errorLog, "utf8") : "");
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(force);
+        rmSync(dir, { recursive: true, force: true });
+        resolve();
+      };
+      const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once("exit", done);
+      child.kill("SIGTERM");
+    });
+
+  const deadline = Date.now() + 15_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      const problem = `nginx did not listen on ${port}: ${output()}`;
+      await stop();
+      throw new Error(problem);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { port, dir, errorLog, accessLog, output, stop };
+}
