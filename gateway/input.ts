@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { InputStream } from "../tsgi/types.js";
+import { readlines } from "../tsgi/readlines.js";
 import { RequestBodyTooLarge } from "./errors.js";
 
 const EMPTY = new Uint8Array(0);
@@ -58,16 +59,8 @@ export class RequestInput implements InputStream {
     }
   }
 
-  async readlines(hint?: number): Promise<Uint8Array[]> {
-    const lines: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const line = await this.readline();
-      if (line.length === 0) return lines;
-      lines.push(line);
-      total += line.length;
-      if (hint !== undefined && hint > 0 && total >= hint) return lines;
-    }
+  readlines(hint?: number): Promise<Uint8Array[]> {
+    return readlines(this, hint);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {

@@ -22,6 +22,7 @@ import type {
   Write,
 } from "./types.js";
 import { checkHeaders, checkStatus, environKeyOf, unquoteToNative } from "./rules.js";
+import { readlines } from "./readlines.js";
 import { TsgiViolation } from "./validate.js";
 
 export interface TestRequest {
@@ -81,16 +82,8 @@ class BytesInput implements InputStream {
     return this.#take(Math.min(lineEnd - this.#offset, limit));
   }
 
-  async readlines(hint?: number): Promise<Uint8Array[]> {
-    const lines: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const line = await this.readline();
-      if (line.length === 0) return lines;
-      lines.push(line);
-      total += line.length;
-      if (hint !== undefined && hint > 0 && total >= hint) return lines;
-    }
+  readlines(hint?: number): Promise<Uint8Array[]> {
+    return readlines(this, hint);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
