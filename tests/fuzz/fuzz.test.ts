@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { echoApp, startGateway, type RunningGateway } from "../hostile/gateway-fixture.js";
+import { echoApp, startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { loadCorpus, parseResponses } from "../hostile/raw-http.js";
 import { freePort } from "../helpers/net.js";
 

@@ -63,6 +63,14 @@ export async function startGateway(
   };
 }
 
+/** Reads the whole body, then answers 200 with what it read: the hostile corpus's application. */
+export const echoApp: Application = async (environ, startResponse) => {
+  const body = await environ["tsgi.input"].read();
+  const text = `${environ.REQUEST_METHOD} ${environ.PATH_INFO} read ${body.length} bytes\n`;
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return [Buffer.from(text)];
+};
+
 export interface RawRequestOptions {
   /** Stop reading (and close the socket) once this returns true for what arrived so far. */
   until?: (received: Buffer) => boolean;

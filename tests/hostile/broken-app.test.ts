@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Application, HeaderList, Status } from "../../tsgi/types.js";
-import { startGateway, type RunningGateway } from "./gateway-fixture.js";
+import { startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { exchange, LEAK_PATTERNS } from "./raw-http.js";
 
 const text = (value: string) => Buffer.from(value, "latin1");
@@ -55,13 +55,13 @@ beforeAll(async () => {
 afterAll(() => gateway.close());
 
 async function get(path: string) {
-  const logged = gateway.log.lines.length;
+  const logged = gateway.log.text.length;
   const result = await exchange(gateway.port, text(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`), {
     expected: 1,
     waitForClose: false,
     timeoutMs: 3000,
   });
-  return { ...result, log: gateway.log.lines.slice(logged).join("\n") };
+  return { ...result, log: gateway.log.text.slice(logged) };
 }
 
 async function stillServes(): Promise<void> {

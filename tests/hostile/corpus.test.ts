@@ -5,7 +5,7 @@
  * request. Set CORPUS_PROBE=1 to print what each case actually got instead of asserting.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { echoApp, startGateway, type RunningGateway } from "./gateway-fixture.js";
+import { echoApp, startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { nginxAvailable, startNginx, type RunningNginx } from "../helpers/nginx.js";
 import {
   exchange,
@@ -91,11 +91,11 @@ describe("hostile corpus, directly against the gateway", () => {
   for (const testCase of corpus) {
     it(`${testCase.name}: ${testCase.why}`, async () => {
       const gateway = await gatewayFor(testCase);
-      const logged = gateway.log.lines.length;
+      const logged = gateway.log.text.length;
       await check(testCase, gateway.port, testCase.direct);
       if (!probing && testCase.direct.statuses.some((status) => status >= 400)) {
         // Every refusal is logged with the client's address and the reason.
-        expect(gateway.log.lines.slice(logged).join("\n")).toMatch(
+        expect(gateway.log.text.slice(logged)).toMatch(
           /\[WARNING\] Invalid request from ip=127\.0\.0\.1: /,
         );
       }

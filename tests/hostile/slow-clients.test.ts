@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { echoApp, startGateway, type RunningGateway } from "./gateway-fixture.js";
+import { echoApp, startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { exchange } from "./raw-http.js";
 
 const running: RunningGateway[] = [];
@@ -46,7 +46,7 @@ describe("timeouts", () => {
     });
     expect(result.responses.map((response) => response.status)).toEqual([408]);
     expect(result.closed).toBe(true);
-    expect(log.lines.join("\n")).toMatch(/Invalid request from ip=127\.0\.0\.1: Request timeout/);
+    expect(log.text).toMatch(/Invalid request from ip=127\.0\.0\.1: Request timeout/);
   });
 
   it("closes a connection that never sends a byte", async () => {

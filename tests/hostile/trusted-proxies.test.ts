@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Application } from "../../tsgi/types.js";
-import { startGateway, type RunningGateway } from "./gateway-fixture.js";
+import { startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { nginxAvailable, startNginx, type RunningNginx } from "../helpers/nginx.js";
 import { exchange } from "./raw-http.js";
 

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unquoteToNative } from "../../gateway/environ.js";
 import type { Application } from "../../tsgi/types.js";
-import { startGateway, type RunningGateway } from "../hostile/gateway-fixture.js";
+import { startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { exchange } from "../hostile/raw-http.js";
 
 const seed = process.env.FC_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED);
