@@ -144,18 +144,29 @@ export function parseResponse(raw: Buffer): RawResponse {
   };
 }
 
+/**
+ * Decodes the chunked body that starts at `start` in `data`: the body and the offset just past
+ * its last chunk, or undefined while it is incomplete (or its framing is broken).
+ */
+export function readChunked(data: Buffer, start = 0): { body: Buffer; end: number } | undefined {
+  const parts: Buffer[] = [];
+  let cursor = start;
+  for (;;) {
+    const lineEnd = data.indexOf("\r\n", cursor);
+    if (lineEnd === -1) return undefined;
+    const size = parseInt(data.subarray(cursor, lineEnd).toString("latin1"), 16);
+    if (Number.isNaN(size) || data.length < lineEnd + 2 + size + 2) return undefined;
+    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
+    cursor = lineEnd + 2 + size + 2;
+    if (size === 0) return { body: Buffer.concat(parts), end: cursor };
+  }
+}
+
 /** Decodes a complete chunked body; throws if the terminating zero-size chunk is missing. */
 export function dechunk(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (;;) {
-    const lineEnd = body.indexOf("\r\n", offset);
-    if (lineEnd === -1) throw new Error("chunked body ends without the last chunk");
-    const size = parseInt(body.subarray(offset, lineEnd).toString("latin1"), 16);
-    if (size === 0) return Buffer.concat(parts);
-    parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
-    offset = lineEnd + 2 + size + 2;
-  }
+  const decoded = readChunked(body);
+  if (decoded === undefined) throw new Error("chunked body ends without the last chunk");
+  return decoded.body;
 }
 
 /** Resolves when `condition()` holds, checking every 10 ms; rejects after `timeoutMs`. */

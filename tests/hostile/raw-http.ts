@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { readChunked } from "../helpers/gateway.js";
 
 /** Settings a corpus case may change for its gateway (snake_case, as in ServerSettings). */
 export type CaseSettings = Record<string, number | string | boolean>;
@@ -165,18 +166,9 @@ export function parseResponses(
     const length = header("content-length");
     if (status < 200 || status === 204 || status === 304) body = Buffer.alloc(0);
     else if (header("transfer-encoding")?.toLowerCase() === "chunked") {
-      const parts: Buffer[] = [];
-      for (;;) {
-        const lineEnd = data.indexOf("\r\n", cursor);
-        if (lineEnd === -1) return { responses, rest: data.subarray(offset) };
-        const size = parseInt(data.subarray(cursor, lineEnd).toString("latin1"), 16);
-        if (Number.isNaN(size)) return { responses, rest: data.subarray(offset) };
-        if (data.length < lineEnd + 2 + size + 2) return { responses, rest: data.subarray(offset) };
-        parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
-        cursor = lineEnd + 2 + size + 2;
-        if (size === 0) break;
-      }
-      body = Buffer.concat(parts);
+      const chunked = readChunked(data, cursor);
+      if (chunked === undefined) break;
+      ({ body, end: cursor } = chunked);
     } else if (length !== undefined) {
       const size = Number(length);
       if (data.length < cursor + size) break;
