@@ -2,25 +2,20 @@
  * The teaching hello page over a real socket (in-process gateway, port 0): content negotiation,
  * what the page shows, and that nothing from the request can inject markup.
  */
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeValue, escapeHtml, helloPage, wantsHtml } from "../../app/hello-page.js";
 import { trail } from "../../app/middleware-trail.js";
-import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../../gateway/server.js";
-import { Logger, LogFile } from "../../gateway/log.js";
 import type { Application } from "../../tsgi/types.js";
+import { startGateway, type RunningGateway } from "../helpers/gateway.js";
 
 const BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
-const servers: Server[] = [];
+const servers: RunningGateway[] = [];
 
 async function serve(app: Application): Promise<string> {
-  const quiet = new Logger(new LogFile("-", 2), "critical");
-  const server = createGatewayServer(app, DEFAULT_SERVER_SETTINGS, { log: quiet });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const gateway = await startGateway(app);
+  servers.push(gateway);
+  return gateway.url;
 }
 
 let plain: string;
@@ -31,14 +26,7 @@ beforeAll(async () => {
   trailed = await serve(trail("request-id")(trail("access-log")(helloPage)));
 });
 
-afterAll(async () => {
-  await Promise.all(
-    servers.map((server) => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
-    }),
-  );
-});
+afterAll(() => Promise.all(servers.map((gateway) => gateway.close())));
 
 describe("content negotiation", () => {
   it("gives curl's */* exactly the plain hello", async () => {

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { Application } from "../../tsgi/types.js";
 import {
   createGatewayServer,
@@ -26,14 +26,39 @@ export class MemoryLogFile extends LogFile {
   override reopen(): void {}
 }
 
-export interface RunningGateway {
+export interface Listening {
   server: Server;
   port: number;
   /** `http://127.0.0.1:PORT` */
   url: string;
+  /** Stops listening and ends every open connection too. */
+  close(): Promise<void>;
+}
+
+/** Starts `server` listening on 127.0.0.1:0. */
+export async function listenOnLoopback(server: Server): Promise<Listening> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A plain node:http server on 127.0.0.1:0 (an upstream for the proxy tests). */
+export function listen(listener: RequestListener): Promise<Listening> {
+  return listenOnLoopback(createServer(listener));
+}
+
+export interface RunningGateway extends Listening {
   /** Everything the gateway logged so far. */
   log: MemoryLogFile;
-  close(): Promise<void>;
 }
 
 /** Starts `createGatewayServer(app)` on 127.0.0.1:0; `close()` ends every connection too. */
@@ -48,19 +73,7 @@ export async function startGateway(
     { ...DEFAULT_SERVER_SETTINGS, ...settings },
     { ...options, log: new Logger(log, "debug") },
   );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    log,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listenOnLoopback(server)), log };
 }
 
 /** Reads the whole body, then answers 200 with what it read: the hostile corpus's application. */

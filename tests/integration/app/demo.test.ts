@@ -2,35 +2,34 @@
  * The demo app (app/index.ts) under the real gateway, validated on both sides of its outer
  * layer: every path it serves, and what a broken stylesheet or body does to a live server.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemo } from "../../../app/index.js";
 import { urlMap } from "../../../app/routing.js";
 import { xslt } from "../../../app/xslt.js";
 import { validate } from "../../../tsgi/validate.js";
 import type { Application } from "../../../tsgi/types.js";
-import { listen, serveApp, type Running } from "./servers.js";
+import {
+  listen,
+  startGateway,
+  type Listening,
+  type RunningGateway,
+} from "../../helpers/gateway.js";
 
-const directory = mkdtempSync(join(tmpdir(), "foobar-demo-"));
-const logPath = join(directory, "error.log");
-let upstream: Running;
-let demo: Running;
-let demoWithoutProxy: Running;
+let upstream: Listening;
+let demo: RunningGateway;
+let demoWithoutProxy: RunningGateway;
 
 beforeAll(async () => {
   upstream = await listen((request, response) => {
     response.writeHead(200, { "Content-Type": "text/plain" });
     response.end(`upstream saw ${request.url}`);
   });
-  demo = await serveApp(validate(createDemo({ PROXY_UPSTREAMS: upstream.url })), logPath);
-  demoWithoutProxy = await serveApp(validate(createDemo({})));
+  demo = await startGateway(validate(createDemo({ PROXY_UPSTREAMS: upstream.url })));
+  demoWithoutProxy = await startGateway(validate(createDemo({})));
 });
 
 afterAll(async () => {
   await Promise.all([upstream, demo, demoWithoutProxy].map((server) => server?.close()));
-  rmSync(directory, { recursive: true, force: true });
 });
 
 describe("the demo app", () => {
@@ -91,7 +90,7 @@ describe("the demo app", () => {
 });
 
 describe("XSLT failures under the gateway", () => {
-  let server: Running;
+  let server: RunningGateway;
   const xmlApp =
     (body: string): Application =>
     (_environ, startResponse) => {
@@ -100,7 +99,7 @@ describe("XSLT failures under the gateway", () => {
     };
 
   beforeAll(async () => {
-    server = await serveApp(
+    server = await startGateway(
       validate(
         urlMap({
           "/bad-stylesheet": xslt("<xsl:stylesheet")(xmlApp("<a/>")),
@@ -110,7 +109,6 @@ describe("XSLT failures under the gateway", () => {
           "/": xmlApp("<fine/>"),
         }),
       ),
-      logPath,
     );
   });
   afterAll(() => server.close());
@@ -122,7 +120,7 @@ describe("XSLT failures under the gateway", () => {
     const response = await fetch(server.url + path);
     expect(response.status).toBe(500);
     expect(await response.text()).toBe("Internal Server Error\n");
-    expect(readFileSync(logPath, "utf8")).toContain(`xslt: GET ${path}: the ${why}`);
+    expect(server.log.text).toContain(`xslt: GET ${path}: the ${why}`);
     expect((await fetch(server.url + "/")).status).toBe(200);
   });
 });

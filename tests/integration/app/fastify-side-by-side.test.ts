@@ -11,7 +11,7 @@ import { fromFastify } from "../../../app/fastify-adapter.js";
 import { urlMap } from "../../../app/routing.js";
 import { hello } from "../../../app/hello.js";
 import { validate } from "../../../tsgi/validate.js";
-import { serveApp, type Running } from "./servers.js";
+import { startGateway, type RunningGateway } from "../../helpers/gateway.js";
 
 /** Headers that describe the connection or the server, not the resource. */
 const PER_SERVER = new Set(["date", "connection", "keep-alive", "server", "transfer-encoding"]);
@@ -32,7 +32,7 @@ async function ask(base: string, path: string, init: RequestInit = {}): Promise<
 }
 
 let native: FastifyInstance;
-let gateway: Running;
+let gateway: RunningGateway;
 let nativeBase: string;
 let gatewayBase: string;
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
   await native.listen({ port: 0, host: "127.0.0.1" });
   nativeBase = `http://127.0.0.1:${(native.server.address() as AddressInfo).port}`;
   const demo = validate(urlMap({ "/": hello, "/api": validate(fromFastify(createApi())) }));
-  gateway = await serveApp(demo);
+  gateway = await startGateway(demo);
   gatewayBase = `${gateway.url}/api`;
 });
 

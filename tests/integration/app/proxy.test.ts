@@ -12,9 +12,9 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { proxy, type ProxyApplication } from "../../../app/proxy.js";
 import { urlMap } from "../../../app/routing.js";
 import { validate } from "../../../tsgi/validate.js";
-import { listen, serveApp, type Running } from "./servers.js";
+import { listen, startGateway, type Listening } from "../../helpers/gateway.js";
 
-const running: Running[] = [];
+const running: Listening[] = [];
 const proxies: ProxyApplication[] = [];
 
 afterEach(async () => {
@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 /** An upstream that answers with its name and what it received. */
-async function upstream(name: string): Promise<Running> {
+async function upstream(name: string): Promise<Listening> {
   const server = await listen((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -50,7 +50,7 @@ async function upstream(name: string): Promise<Running> {
 async function gatewayWith(app: ProxyApplication): Promise<string> {
   proxies.push(app);
   // Validated on its server side: the real gateway calls it through the TSGI validator.
-  const gateway = await serveApp(validate(urlMap({ "/proxy": validate(app) })));
+  const gateway = await startGateway(validate(urlMap({ "/proxy": validate(app) })));
   running.push(gateway);
   return gateway.url + "/proxy";
 }
