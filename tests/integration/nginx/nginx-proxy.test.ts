@@ -7,14 +7,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import type { Server } from "node:http";
 import { get as httpsGet } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../../../gateway/server.js";
-import { Logger } from "../../../gateway/log.js";
 import type { Application, Environ } from "../../../tsgi/types.js";
+import { startGateway, type RunningGateway } from "../../helpers/gateway.js";
 import { freePort } from "../../helpers/net.js";
 import {
   nginxProblem as findNginxProblem,
@@ -39,7 +37,7 @@ describe.skipIf(skip)(
     const seen: Seen[] = [];
     let gatewayConnections = 0;
     let appCalls = 0; // counted on entry, before the body is read
-    let gateway: Server;
+    let gateway: RunningGateway | undefined;
     let nginx: RunningNginx | undefined;
     let nginxPort = 0;
     let tlsPort = 0; // a TLS listener, added here only, so that X-Forwarded-Proto has something to say
@@ -58,14 +56,9 @@ describe.skipIf(skip)(
 
     beforeAll(async () => {
       if (nginxProblem !== null) throw new Error(nginxProblem);
-      gateway = createGatewayServer(
-        app,
-        { ...DEFAULT_SERVER_SETTINGS, forwarded_allow_ips: "127.0.0.1" },
-        { log: new Logger(undefined, "error") },
-      );
-      gateway.on("connection", () => gatewayConnections++);
-      await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
-      const gatewayPort = (gateway.address() as AddressInfo).port;
+      gateway = await startGateway(app, { forwarded_allow_ips: "127.0.0.1" });
+      gateway.server.on("connection", () => gatewayConnections++);
+      const gatewayPort = gateway.port;
       tlsPort = await freePort();
       nginx = await startNginx({
         upstreamPort: gatewayPort,
@@ -84,7 +77,7 @@ describe.skipIf(skip)(
 
     afterAll(async () => {
       await nginx?.stop();
-      await new Promise((resolve) => gateway?.close(resolve));
+      await gateway?.close();
     });
 
     const url = (path: string) => `http://127.0.0.1:${nginxPort}${path}`;
