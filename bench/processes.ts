@@ -59,6 +59,25 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU time of the trees of `roots`, in milliseconds (children that ended excluded). */
+export function cpuMsOf(roots: number[]): number {
+  let ticks = 0;
+  for (const root of roots)
+    for (const pid of processTree(root)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
 export interface Memory {
   totalKiB: number;
   /** RSS of the processes below the roots (the workers); the roots themselves if none. */

@@ -13,6 +13,8 @@ export interface RoundSample {
   loadedRssKiB: number;
   /** VmRSS of each worker process when idle (the master excluded), in KiB. */
   idleWorkerRssKiB: number[];
+  /** Server CPU time (user + system, all its processes) per request served, in µs. */
+  cpuMicrosPerRequest: number;
 }
 
 export interface ContestantResult {
@@ -37,6 +39,7 @@ export interface Summary {
   idleRssKiB: number;
   idleRssPerWorkerKiB: number;
   loadedRssKiB: number;
+  cpuMicrosPerRequest: number;
 }
 
 export function median(values: number[]): number {
@@ -63,6 +66,7 @@ export function summarize(result: ContestantResult): Summary {
       s.map((x) => x.idleWorkerRssKiB.reduce((a, b) => a + b, 0) / x.idleWorkerRssKiB.length),
     ),
     loadedRssKiB: Math.max(...s.map((x) => x.loadedRssKiB)),
+    cpuMicrosPerRequest: median(s.map((x) => x.cpuMicrosPerRequest)),
   };
 }
 
@@ -211,7 +215,7 @@ export function resultsTable(summaries: Summary[], workers: number): string {
   const base = (w: number) => summaries.find((s) => s.id === (w > 1 ? ids.cluster : ids.node));
   const rows = summaries.map((s) => {
     if (s.skipped !== undefined)
-      return [s.label, String(s.workers), `skipped: ${s.skipped}`, "", "", "", "", "", ""];
+      return [s.label, String(s.workers), "skipped", "", "", "", "", "", "", ""];
     const reference = base(s.workers);
     return [
       s.label,
@@ -223,9 +227,13 @@ export function resultsTable(summaries: Summary[], workers: number): string {
       String(s.errors),
       mib(s.idleRssKiB),
       mib(s.loadedRssKiB),
+      fixed(s.cpuMicrosPerRequest, 1),
     ];
   });
-  return markdownTable(
+  const skipped = summaries
+    .filter((s) => s.skipped !== undefined)
+    .map((s) => `- skipped: ${s.label} — ${s.skipped}`);
+  const table = markdownTable(
     [
       "contestant",
       "workers",
@@ -236,10 +244,12 @@ export function resultsTable(summaries: Summary[], workers: number): string {
       "errors",
       "RSS idle MiB",
       "RSS loaded MiB",
+      "CPU µs/req",
     ],
     rows,
-    [false, true, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true, true, true],
   );
+  return skipped.length === 0 ? table : `${table}\n\n${skipped.join("\n")}`;
 }
 
 export function targetsTable(checks: TargetCheck[]): string {

@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { contestants, type Contestant } from "./contestants.js";
-import { freePort, memoryOf, Running, sleep, waitReady } from "./processes.js";
+import { cpuMsOf, freePort, memoryOf, Running, sleep, waitReady } from "./processes.js";
 import {
   barChartSvg,
   checkTargets,
@@ -166,18 +166,21 @@ async function main(): Promise<void> {
           cpus: where.load,
         });
         progress(`${step}: measuring ${o.duration} s`);
+        const cpuBefore = cpuMsOf(started.running.pids);
         const load = await runWrk({
           url: started.url,
           connections: o.connections,
           seconds: o.duration,
           cpus: where.load,
         });
+        const cpuMs = cpuMsOf(started.running.pids) - cpuBefore;
         const loaded = memoryOf(started.running.pids);
         result.samples.push({
           load,
           idleRssKiB: idle.totalKiB,
           loadedRssKiB: loaded.totalKiB,
           idleWorkerRssKiB: idle.workerKiB,
+          cpuMicrosPerRequest: load.requests > 0 ? (cpuMs * 1000) / load.requests : NaN,
         });
       } catch (error) {
         result.skipped = `failed: ${(error as Error).message.split("\n")[0]!.slice(0, 80)}`;

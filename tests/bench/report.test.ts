@@ -87,6 +87,7 @@ function result(
       idleRssKiB: rss * (workers > 1 ? workers + 1 : 1),
       loadedRssKiB: rss * 2,
       idleWorkerRssKiB: Array.from({ length: workers }, () => rss),
+      cpuMicrosPerRequest: 20,
     })),
   };
 }
@@ -161,7 +162,8 @@ describe("tables and chart", () => {
     const table = resultsTable(list, 2);
     expect(table).toMatch(/\| foobar-2 +\| +2 \| +1900 \| +0\.95 \|/);
     expect(table).toMatch(/\| foobar-1 +\| +1 \| +950 \| +0\.95 \|/);
-    expect(table).toContain("skipped: nginx is not installed");
+    expect(table).toMatch(/\| nginx-return-2 +\| +2 \| +skipped \|/);
+    expect(table).toContain("- skipped: nginx-return-2 — nginx is not installed");
   });
 
   it("draws one bar per contestant that ran, the longest for the fastest", () => {
