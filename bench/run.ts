@@ -83,10 +83,8 @@ function version(command: string, args: string[]): string {
   try {
     const result = spawnSync(command, args, { encoding: "utf8" });
     // nginx prints its version on stderr; wrk exits 1 after printing it.
-    return (
-      `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n")[0] ||
-      `${command}: not installed`
-    );
+    const first = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n")[0] ?? "";
+    return first.replace(/\s*Copyright.*$/, "") || `${command}: not installed`;
   } catch {
     return `${command}: not installed`;
   }
