@@ -4,9 +4,11 @@
  *
  * A request object carries what Node's parser would give us (method, url, rawHeaders, socket
  * addresses); a response object records writeHead/write/end without touching a socket. Each case
- * runs in timed batches after a warm-up; the median batch is reported.
+ * runs in its own process, in timed batches after a warm-up; the median is reported.
  */
+import { execFileSync } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { fileURLToPath } from "node:url";
 import { hello } from "../app/hello.js";
 import { buildEnviron, type ServerContext } from "../gateway/environ.js";
 import { fileWrapper } from "../gateway/file-wrapper.js";
@@ -112,6 +114,9 @@ function measure(fn: () => void, size = 50_000, batches = 15): number {
   return median(times);
 }
 
+/** Keeps results alive so the JIT cannot drop the work that made them. */
+export let sink: unknown;
+
 const wrk = request(WRK_HEADERS);
 const browser = request(BROWSER_HEADERS);
 const cases: [string, () => void][] = [
@@ -123,18 +128,43 @@ const cases: [string, () => void][] = [
       r.end(body);
     },
   ],
-  ["tsgi.input (RequestInput)", () => void new RequestInput(wrk)],
-  ["buildEnviron, wrk's 1 header", () => void buildEnviron(wrk, new RequestInput(wrk), context)],
+  ["tsgi.input (RequestInput)", () => void (sink = new RequestInput(wrk))],
+  [
+    "buildEnviron, wrk's 1 header",
+    () => void (sink = buildEnviron(wrk, new RequestInput(wrk), context)),
+  ],
   [
     "buildEnviron, a browser's 9 headers",
-    () => void buildEnviron(browser, new RequestInput(browser), context),
+    () => void (sink = buildEnviron(browser, new RequestInput(browser), context)),
   ],
   ["whole exchange, hello app, wrk's 1 header", () => handle(wrk, response())],
   ["whole exchange, hello app, a browser's 9 headers", () => handle(browser, response())],
 ];
 
-const rows = cases.map(([name, fn]) => [name, measure(fn)] as const);
-const width = Math.max(...rows.map(([name]) => name.length));
-process.stdout.write(`Per-request cost, ns/op (median of 15 batches; Node ${process.version})\n`);
-for (const [name, ns] of rows)
-  process.stdout.write(`  ${name.padEnd(width)}  ${ns.toFixed(0).padStart(6)}\n`);
+/** Each case runs in a fresh process, so one case's JIT feedback cannot slow another down. */
+function runCase(index: number): number {
+  const output = execFileSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), "--case", String(index)],
+    {
+      encoding: "utf8",
+    },
+  );
+  return Number(output);
+}
+
+const caseArg = process.argv.indexOf("--case");
+if (caseArg !== -1) {
+  const [, fn] = cases[Number(process.argv[caseArg + 1])]!;
+  process.stdout.write(String(measure(fn)));
+} else {
+  const processes = 3;
+  const width = Math.max(...cases.map(([name]) => name.length));
+  process.stdout.write(
+    `Per-request cost in ns (median of ${processes} processes × 15 batches; Node ${process.version})\n`,
+  );
+  for (const [index, [name]] of cases.entries()) {
+    const ns = median(Array.from({ length: processes }, () => runCase(index)));
+    process.stdout.write(`  ${name.padEnd(width)}  ${ns.toFixed(0).padStart(6)}\n`);
+  }
+}
