@@ -1,5 +1,6 @@
 // Lint rules: typescript-eslint's recommended type-aware set, plus "no any" on the contract.
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -8,7 +9,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", Buffer: "readonly" },
+      globals: globals.node,
     },
     rules: {
       "@typescript-eslint/no-explicit-any": "error",

@@ -10,6 +10,10 @@ import type { Socket } from "node:net";
 import type { Environ, ErrorStream, FileWrapper, InputStream } from "../tsgi/types.js";
 import { BadRequest } from "./errors.js";
 import type { TrustedProxies } from "./trusted-proxies.js";
+import { environKeyOf, unquoteToNative } from "../tsgi/rules.js";
+
+// Shared with the in-process test client (tsgi/testing.ts), which must not import the gateway.
+export { environKeyOf, unquoteToNative };
 
 /** What the environ needs to know about the server, fixed for the life of a worker. */
 export interface ServerContext {
@@ -25,18 +29,6 @@ export interface ServerContext {
 
 const VERSION: readonly [1, 0] = Object.freeze([1, 0] as const);
 
-/**
- * `User-Agent` → `HTTP_USER_AGENT`; `Content-Type`/`Content-Length` keep their CGI names;
- * a name with `_` maps to null and is dropped, because `X_Forwarded_For` would otherwise land
- * on the same key as `X-Forwarded-For` and let a client forge it.
- */
-export function environKeyOf(headerName: string): string | null {
-  if (headerName.includes("_")) return null;
-  const upper = headerName.toUpperCase().replaceAll("-", "_");
-  if (upper === "CONTENT_TYPE" || upper === "CONTENT_LENGTH") return upper;
-  return "HTTP_" + upper;
-}
-
 // Header names repeat on every request; remember their keys (bounded, so random names from
 // hostile clients cannot grow it without limit).
 const keyCache = new Map<string, string | null>();
@@ -49,18 +41,6 @@ function cachedEnvironKey(headerName: string): string | null {
     if (keyCache.size < KEY_CACHE_LIMIT) keyCache.set(headerName, key);
   }
   return key;
-}
-
-const HEX = /%([0-9A-Fa-f]{2})/g;
-
-/**
- * Percent-decodes a path into a native string: `%C3%A9` becomes two code units, 0xC3 0xA9 — the
- * bytes, as Latin-1 — never `é`. (decodeURIComponent would decode UTF-8 and throw on `%FF`.)
- * Apps that want text decode it themselves: `Buffer.from(PATH_INFO, "latin1").toString()`.
- */
-export function unquoteToNative(path: string): string {
-  if (!path.includes("%")) return path;
-  return path.replace(HEX, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /**
@@ -131,18 +111,15 @@ export function buildEnviron(
   const { path, query } = splitTarget(target);
   const decoded = unquoteToNative(path);
   const root = context.rootPath;
-  let scriptName = "";
+  // Under a root path the app always runs at SCRIPT_NAME = root. A path below the root loses
+  // the prefix; any other path (a proxy that already stripped it, or `/application` under
+  // `/app`) is passed whole.
   let pathInfo = decoded;
   if (root !== "" && decoded.startsWith(root)) {
     const rest = decoded.slice(root.length);
-    if (rest === "" || rest.charCodeAt(0) === 0x2f) {
-      scriptName = root;
-      pathInfo = rest;
-    }
-  } else if (root !== "") {
-    // A proxy that strips the prefix sends the path without it: it still runs under the root.
-    scriptName = root;
+    if (rest === "" || rest.charCodeAt(0) === 0x2f) pathInfo = rest;
   }
+  const scriptName = root;
 
   const info = infoOf(request.socket, context);
   const environ = {

@@ -172,6 +172,11 @@ class Exchange {
 
   /** Writes one chunk, honouring the app's Content-Length; a promise means "wait for drain". */
   transmit(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.response.destroyed) {
+      // The client left before we got here: its 'close' has fired already, so never wait.
+      this.aborted = true;
+      return undefined;
+    }
     let data = chunk;
     if (this.declaredLength >= 0 && this.bytes + data.length > this.declaredLength) {
       data = data.subarray(0, this.declaredLength - this.bytes);
@@ -197,6 +202,7 @@ class Exchange {
 
   /** True if `chunk` is the whole rest of the body: no Content-Length, or exactly what it declared. */
   completesBody(chunk: Uint8Array): boolean {
+    if (this.response.destroyed) return false; // the client left: transmit() handles that
     return this.declaredLength < 0 || this.bytes + chunk.length === this.declaredLength;
   }
 
@@ -213,6 +219,8 @@ class Exchange {
 
   /** Ends a response whose body has been fully produced. */
   end(): void {
+    if (this.status === undefined)
+      throw new ContractViolation("the body ended and start_response() was never called");
     this.finished = true;
     if (!this.headersSent) this.sendHeaders(0);
     if (
@@ -226,9 +234,20 @@ class Exchange {
         this.bytes,
         this.declaredLength,
       );
-      this.response.destroy();
+      this.abortConnection();
     } else this.response.end();
     this.closeBody();
+  }
+
+  /**
+   * Ends the connection after what was already written, without a proper end of the body: the
+   * client sees a truncated response. (A plain destroy() would also drop the bytes Node still
+   * holds back in its corked first write — the client would see no response at all.)
+   */
+  abortConnection(): void {
+    const socket = this.response.socket;
+    if (socket === null || socket.destroyed) this.response.destroy();
+    else socket.destroySoon();
   }
 
   /** The app (or its body) threw: a 500 if nothing was sent yet, else abort the connection. */
@@ -249,7 +268,7 @@ class Exchange {
     if (!(error instanceof BadRequest)) {
       if (this.headersSent || this.response.headersSent) {
         this.options.log.error("%s: headers already sent; connection aborted", this.describe());
-        this.response.destroy();
+        this.abortConnection();
       } else {
         this.code = 500;
         this.bytes = 0;
@@ -317,6 +336,11 @@ export function createRequestHandler(
 
   /** The common case — a list of chunks already in memory — with an exact Content-Length. */
   function respondWithArray(exchange: Exchange, chunks: Uint8Array[]): void {
+    // An array is all there is: start_response() must have been called by now.
+    if (exchange.status === undefined) {
+      exchange.fail(new ContractViolation("app returned a body without calling start_response()"));
+      return;
+    }
     let total = 0;
     for (const chunk of chunks) {
       const problem = chunkProblem(chunk);
@@ -330,10 +354,6 @@ export function createRequestHandler(
       exchange.end();
       return;
     }
-    if (exchange.status === undefined) {
-      exchange.fail(new ContractViolation("app returned a body without calling start_response()"));
-      return;
-    }
     if (!exchange.headersSent) exchange.sendHeaders(total);
     let last = chunks.length - 1;
     while (chunks[last]!.length === 0) last--;
@@ -344,9 +364,10 @@ export function createRequestHandler(
         exchange.endWith(chunk);
         return;
       }
-      if (exchange.transmit(chunk) !== undefined || exchange.aborted) {
+      const drained = exchange.transmit(chunk);
+      if (drained !== undefined || exchange.aborted) {
         // The socket is full (or the app's Content-Length is used up): finish asynchronously.
-        void pump(exchange, chunks.slice(i + 1), false, true);
+        void pump(exchange, chunks.slice(i + 1), false, drained);
         return;
       }
     }
@@ -358,7 +379,7 @@ export function createRequestHandler(
     exchange: Exchange,
     body: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
     isAsync: boolean,
-    draining = false,
+    drained?: Promise<void>,
   ): Promise<void> {
     const { response } = exchange;
     const onClose = () => {
@@ -368,11 +389,12 @@ export function createRequestHandler(
       }
     };
     response.once("close", onClose);
+    if (response.destroyed) onClose(); // gone while the app was still computing its body
     const iterator = isAsync
       ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
       : (body as Iterable<Uint8Array>)[Symbol.iterator]();
     try {
-      if (draining) await new Promise((resolve) => response.once("drain", resolve));
+      if (drained !== undefined) await drained;
       for (;;) {
         if (exchange.aborted) break;
         const step = isAsync ? await iterator.next() : (iterator as Iterator<Uint8Array>).next();

@@ -4,6 +4,7 @@
  * chunked framing; everything above the framing is ours.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Server as NetServer } from "node:net";
 import type { Application, Environ } from "../tsgi/types.js";
 import type { ServerContext } from "./environ.js";
 import { fileWrapper } from "./file-wrapper.js";
@@ -81,6 +82,8 @@ export function createGatewayServer(
   });
 
   function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
+    // A stopping worker still answers what arrives on open connections, then closes them.
+    if (!server.listening) response.shouldKeepAlive = false;
     const problem = limitProblem(request, settings);
     if (problem !== null) {
       sendPlainResponse(response, problem[0], problem[1]);
@@ -108,4 +111,21 @@ export function createGatewayServer(
     onRequest(request, response, true),
   );
   return server;
+}
+
+/**
+ * The graceful half of a worker's stop: stop accepting new connections but leave open ones
+ * alone. Requests already in flight finish; a request that arrives on a kept-alive connection
+ * is still answered, with `Connection: close`. Idle connections end at their keep-alive
+ * timeout, which clients know from the `Keep-Alive: timeout=N` header — closing them at once
+ * (what `server.close()` does since Node 19) races with a client that is just reusing one, and
+ * that client would see a reset. `onClosed` runs when the last connection is gone.
+ */
+export function stopAccepting(server: Server, onClosed: () => void): void {
+  if (!server.listening) {
+    onClosed();
+    return;
+  }
+  // net.Server's close, not http.Server's: the latter also drops idle keep-alive connections.
+  NetServer.prototype.close.call(server, () => onClosed());
 }

@@ -1,0 +1,455 @@
+/**
+ * The master process: keeps `workers` worker processes serving the app, and obeys signals.
+ * Gunicorn's arbiter, in Node: node:cluster starts the processes (a fresh `node` running this
+ * program, not a fork(2) copy of the master), and each worker accepts connections itself on
+ * the listening socket the master shares with it (SCHED_NONE: the kernel hands each
+ * connection to whichever worker calls accept() first; the master never touches a client).
+ *
+ * The main loop, as in arbiter.py:
+ *   start()  pidfile, on_starting, signal handlers, spawn the workers
+ *   loop     pop one queued signal → handle_<SIGNAL>(); if none, sleep up to 1 s (a signal
+ *            or a worker exit wakes us), then reap dead workers, murder stuck ones, and
+ *            manage the count (spawn missing, stop extra).
+ *   stop()   TERM: workers finish what they serve and exit; INT/QUIT: at once.
+ * Signal handlers only queue the signal; all the work happens in the loop.
+ */
+import cluster, { type Worker as ClusterWorker } from "node:cluster";
+import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import type { Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { loadConfig, parseAddress, type LoadedConfig, type Settings } from "./config.js";
+import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } from "./hooks.js";
+import { LogFile, Logger } from "./log.js";
+import { MasterMetrics } from "./metrics.js";
+import { Pidfile } from "./pidfile.js";
+import { VERSION } from "./version.js";
+import {
+  APP_LOAD_ERROR,
+  isWorkerMessage,
+  WORKER_BOOT_ERROR,
+  WORKER_ENV,
+  type WorkerBoot,
+  type WorkerMessage,
+} from "./worker.js";
+
+const SIGNALS = ["HUP", "TERM", "INT", "QUIT", "TTIN", "TTOU", "USR1"] as const;
+type SignalName = (typeof SIGNALS)[number];
+/** Gunicorn keeps at most 5 pending signals; more are dropped. */
+const SIGNAL_QUEUE_LIMIT = 5;
+
+/** A worker as the master knows it. */
+interface WorkerRecord extends WorkerView {
+  process: ClusterWorker;
+  /** booting → ready → (retiring: replacement on its way) → stopping → gone */
+  state: "booting" | "ready" | "retiring" | "stopping";
+  lastHeartbeat: number;
+  scoreboard: string;
+  /** Why we are replacing or stopping it: reload, max_requests, timeout, ttou, shutdown. */
+  reason?: string;
+  stopDeadline?: number;
+  killed: boolean;
+}
+
+interface WorkerExit {
+  pid: number;
+  code: number | null;
+  signal: string | null;
+}
+
+/** Stops the whole server instead of respawning (a worker that cannot boot would loop). */
+class HaltServer extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export class Arbiter implements ServerView {
+  readonly pid = process.pid;
+  settings: Settings;
+  hooks: Partial<Hooks>;
+  log: Logger;
+  readonly workers = new Map<number, WorkerRecord>();
+
+  #numWorkers = 0;
+  #signals: SignalName[] = [];
+  #exits: WorkerExit[] = [];
+  #wake: (() => void) | null = null;
+  #age = 0;
+  #stopping = false;
+  #ready = false;
+  #announced = new Set<string>();
+  #pidfile: Pidfile | null = null;
+  #metrics: MasterMetrics | null = null;
+  #metricsServer: Server | null = null;
+
+  constructor(
+    config: LoadedConfig,
+    private readonly argv: string[],
+  ) {
+    this.settings = config.settings;
+    this.hooks = config.hooks;
+    this.log = Arbiter.#makeLogger(config.settings);
+  }
+
+  static #makeLogger(settings: Settings): Logger {
+    return new Logger(new LogFile(settings.errorlog, 2), settings.loglevel);
+  }
+
+  get name(): string {
+    return this.settings.proc_name ?? this.settings.app ?? "";
+  }
+
+  get numWorkers(): number {
+    return this.#numWorkers;
+  }
+
+  set numWorkers(value: number) {
+    const old = this.#numWorkers;
+    this.#numWorkers = value;
+    if (old !== value)
+      callHookSync(this.hooks, "nworkers_changed", this.log, this, value, old === 0 ? null : old);
+  }
+
+  /** Runs until stopped; returns the process exit code. */
+  async run(): Promise<number> {
+    try {
+      await this.start();
+      for (;;) {
+        const signal = this.#signals.shift();
+        if (signal === undefined) {
+          await this.sleep(1000);
+          this.reapWorkers();
+          this.murderWorkers();
+          this.manageWorkers();
+          continue;
+        }
+        this.log.info("Handling signal: %s", signal.toLowerCase());
+        if (signal === "TERM") return await this.halt(true);
+        if (signal === "INT" || signal === "QUIT") return await this.halt(false);
+        await this[`handle${signal}`]();
+      }
+    } catch (error) {
+      if (!(error instanceof HaltServer)) throw error;
+      this.log.error("Shutting down: %s", error.message);
+      await this.halt(false, error.exitCode);
+      return error.exitCode;
+    }
+  }
+
+  async start(): Promise<void> {
+    this.log.info("Starting gateway %s", VERSION);
+    if (this.settings.pidfile !== null) {
+      this.#pidfile = new Pidfile(this.settings.pidfile);
+      this.#pidfile.create(this.pid);
+    }
+    await callHook(this.hooks, "on_starting", this.log, this);
+    for (const name of SIGNALS)
+      process.on(`SIG${name}`, () => {
+        if (this.#signals.length < SIGNAL_QUEUE_LIMIT) this.#signals.push(name);
+        this.#wakeup();
+      });
+    process.title = `gateway: master [${this.name}]`;
+
+    // Pre-fork accept: every worker accepts on the shared socket itself.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ silent: false });
+    cluster.on("message", (worker, message: unknown) => {
+      if (isWorkerMessage(message)) this.#onMessage(worker, message);
+    });
+    cluster.on("exit", (worker, code, signal) => {
+      this.#exits.push({ pid: worker.process.pid ?? 0, code, signal });
+      this.#wakeup();
+    });
+
+    if (this.settings.metrics_bind !== null) {
+      this.#metrics = await MasterMetrics.create();
+      this.#metricsServer = this.#metrics.listen(
+        parseAddress(this.settings.metrics_bind),
+        this.log,
+      );
+    }
+    this.log.info("Using worker: cluster (pre-fork accept, SCHED_NONE)");
+    this.numWorkers = this.settings.workers;
+    this.manageWorkers();
+  }
+
+  // ---- the loop's helpers ----
+
+  /** Waits up to `ms`, or until a signal arrives or a worker exits. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+    });
+  }
+
+  #wakeup(): void {
+    this.#wake?.();
+  }
+
+  #onMessage(process: ClusterWorker, message: WorkerMessage): void {
+    const worker = this.workers.get(process.process.pid ?? 0);
+    if (worker === undefined) return;
+    worker.lastHeartbeat = performance.now();
+    if (message.gateway === "ready") {
+      if (worker.state === "booting") worker.state = "ready";
+      for (const address of message.addresses)
+        if (!this.#announced.has(address)) {
+          this.#announced.add(address);
+          this.log.info("Listening at: %s (%d)", address, this.pid);
+        }
+      if (!this.#ready) {
+        this.#ready = true;
+        void callHook(this.hooks, "when_ready", this.log, this);
+      }
+      // A new worker is serving: one worker that waits for its replacement may go now.
+      const [oldest] = this.#byAge("retiring");
+      if (oldest !== undefined) this.stopWorker(oldest, oldest.reason ?? "retire");
+    } else if (message.gateway === "retire") {
+      if (worker.state !== "ready") return;
+      worker.state = "retiring";
+      worker.reason = "max_requests";
+      this.manageWorkers(); // spawns the replacement
+    }
+  }
+
+  #byAge(state: WorkerRecord["state"]): WorkerRecord[] {
+    return [...this.workers.values()]
+      .filter((worker) => worker.state === state)
+      .sort((a, b) => a.age - b.age);
+  }
+
+  /** Handles the exits Node reported since the last pass (SIGCHLD's job in Gunicorn). */
+  reapWorkers({ halting = false } = {}): void {
+    for (let exit = this.#exits.shift(); exit !== undefined; exit = this.#exits.shift()) {
+      const worker = this.workers.get(exit.pid);
+      if (worker === undefined) continue;
+      this.workers.delete(exit.pid);
+      this.#removeScoreboard(worker);
+      if (!halting && exit.code === WORKER_BOOT_ERROR)
+        throw new HaltServer(`worker (pid:${exit.pid}) failed to boot`, WORKER_BOOT_ERROR);
+      if (!halting && exit.code === APP_LOAD_ERROR)
+        throw new HaltServer(`the app failed to load (see the error above)`, APP_LOAD_ERROR);
+      if (exit.signal === "SIGKILL" && !worker.killed)
+        this.log.error("Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", exit.pid);
+      else if (exit.signal !== null && !worker.killed && worker.state !== "stopping")
+        this.log.error("Worker (pid:%d) was sent %s!", exit.pid, exit.signal);
+      else if (exit.code !== 0 && exit.code !== null)
+        this.log.error("Worker (pid:%d) exited with code %d", exit.pid, exit.code);
+      if (!halting) {
+        const reason =
+          worker.reason ?? (exit.signal !== null ? "signal" : exit.code === 0 ? "exit" : "crash");
+        if (reason !== "ttou") this.#metrics?.countRestart(reason);
+      }
+      callHookSync(this.hooks, "child_exit", this.log, this, worker);
+    }
+    this.#metrics?.setWorkers(this.workers.size);
+  }
+
+  /** Kills workers whose heartbeat stopped (a blocked event loop) or who overstay a stop. */
+  murderWorkers(): void {
+    const now = performance.now();
+    const timeout = this.settings.timeout * 1000;
+    for (const worker of this.workers.values()) {
+      if (worker.killed) continue;
+      if (timeout > 0 && now - worker.lastHeartbeat > timeout) {
+        const request = this.#scoreboardOf(worker);
+        this.log.critical(
+          "WORKER TIMEOUT (pid:%d)%s",
+          worker.pid,
+          request ? ` while serving ${request}` : "",
+        );
+        worker.reason = "timeout";
+        this.#kill(worker, "SIGKILL");
+      } else if (worker.stopDeadline !== undefined && now > worker.stopDeadline) {
+        this.log.warning(
+          "Worker (pid:%d) still busy after the graceful timeout: killed",
+          worker.pid,
+        );
+        this.#kill(worker, "SIGKILL");
+      }
+    }
+  }
+
+  /** Spawns missing workers, or stops the oldest extra ones. */
+  manageWorkers(): void {
+    if (this.#stopping) return;
+    const serving = [...this.workers.values()]
+      .filter((worker) => worker.state === "booting" || worker.state === "ready")
+      .sort((a, b) => a.age - b.age);
+    for (let missing = this.numWorkers - serving.length; missing > 0; missing -= 1)
+      this.spawnWorker();
+    for (const extra of serving.slice(0, Math.max(0, serving.length - this.numWorkers)))
+      this.stopWorker(extra, extra.reason ?? "ttou");
+    this.#metrics?.setWorkers(this.workers.size);
+  }
+
+  spawnWorker(): void {
+    this.#age += 1;
+    const tmp = this.settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
+    const scoreboard = join(tmp, `gateway-${this.pid}-${this.#age}.scoreboard`);
+    const boot: WorkerBoot = {
+      settings: this.settings,
+      age: this.#age,
+      scoreboard,
+      masterPid: this.pid,
+    };
+    const future: WorkerView = { pid: 0, age: this.#age, settings: this.settings, log: this.log };
+    callHookSync(this.hooks, "pre_fork", this.log, this, future);
+    const child = cluster.fork({ [WORKER_ENV]: JSON.stringify(boot) });
+    const pid = child.process.pid ?? 0;
+    this.workers.set(pid, {
+      pid,
+      age: this.#age,
+      settings: this.settings,
+      log: this.log,
+      process: child,
+      state: "booting",
+      lastHeartbeat: performance.now(),
+      scoreboard,
+      killed: false,
+    });
+    this.log.info("Booting worker with pid: %d", pid);
+  }
+
+  /** Graceful stop of one worker: it finishes its requests; killed after graceful_timeout. */
+  stopWorker(worker: WorkerRecord, reason: string): void {
+    if (worker.state === "stopping") return;
+    worker.state = "stopping";
+    worker.reason = reason;
+    worker.stopDeadline = performance.now() + this.settings.graceful_timeout * 1000;
+    this.#kill(worker, "SIGTERM");
+  }
+
+  #kill(worker: WorkerRecord, signal: NodeJS.Signals): void {
+    if (signal === "SIGKILL") worker.killed = true;
+    try {
+      process.kill(worker.pid, signal);
+    } catch {
+      // Already gone: its exit event is on the way.
+    }
+  }
+
+  #scoreboardOf(worker: WorkerRecord): string {
+    try {
+      const text = readFileSync(worker.scoreboard, "latin1");
+      return text.slice(0, text.indexOf("\n") >>> 0).trim();
+    } catch {
+      return "";
+    }
+  }
+
+  #removeScoreboard(worker: WorkerRecord): void {
+    try {
+      unlinkSync(worker.scoreboard);
+    } catch {
+      // never created
+    }
+  }
+
+  // ---- signal handlers (TERM, INT and QUIT are handled by the loop: they end it) ----
+
+  /** Reload: re-read the config, start new workers with fresh app code, retire the old ones. */
+  async handleHUP(): Promise<void> {
+    this.log.info("Hang up: %s", this.name);
+    let config: LoadedConfig;
+    try {
+      config = await loadConfig(this.argv);
+    } catch (error) {
+      this.log.error(
+        "Reload failed, keeping the running configuration: %s",
+        (error as Error).message,
+      );
+      return;
+    }
+    this.settings = config.settings;
+    this.hooks = config.hooks;
+    this.log = Arbiter.#makeLogger(config.settings);
+    if (this.#pidfile !== null && this.#pidfile.path !== this.settings.pidfile) {
+      this.#pidfile.unlink();
+      this.#pidfile = null;
+    }
+    if (this.settings.pidfile !== null && this.#pidfile === null) {
+      this.#pidfile = new Pidfile(this.settings.pidfile);
+      this.#pidfile.create(this.pid);
+    }
+    this.numWorkers = this.settings.workers;
+    await callHook(this.hooks, "on_reload", this.log, this);
+    // Old workers keep serving until each new worker is ready (see #onMessage).
+    for (const worker of this.workers.values())
+      if (worker.state === "booting" || worker.state === "ready") {
+        worker.state = "retiring";
+        worker.reason = "reload";
+      }
+    this.manageWorkers();
+  }
+
+  async handleTTIN(): Promise<void> {
+    this.numWorkers += 1;
+    this.manageWorkers();
+  }
+
+  async handleTTOU(): Promise<void> {
+    if (this.numWorkers <= 1) return;
+    this.numWorkers -= 1;
+    this.manageWorkers();
+  }
+
+  /** Log rotation: reopen our files and tell the workers to reopen theirs. */
+  async handleUSR1(): Promise<void> {
+    this.log.file.reopen();
+    for (const worker of this.workers.values()) this.#kill(worker, "SIGUSR1");
+  }
+
+  // ---- stopping ----
+
+  /**
+   * Stops every worker — TERM (graceful: up to graceful_timeout) or QUIT (quick) — then
+   * kills what is left, runs on_exit, removes the pidfile. Returns the exit code.
+   */
+  async halt(graceful: boolean, exitCode = 0): Promise<number> {
+    this.#stopping = true;
+    this.#metricsServer?.close();
+    const deadline = performance.now() + this.settings.graceful_timeout * 1000;
+    const signalAll = (signal: NodeJS.Signals) => {
+      for (const worker of this.workers.values()) {
+        worker.state = "stopping";
+        this.#kill(worker, signal);
+      }
+    };
+    signalAll(graceful ? "SIGTERM" : "SIGQUIT");
+    while (this.workers.size > 0 && performance.now() < deadline) {
+      await this.sleep(100);
+      this.reapWorkers({ halting: true });
+      // INT or QUIT during a graceful stop: hurry up.
+      if (graceful && this.#signals.some((signal) => signal === "INT" || signal === "QUIT")) {
+        graceful = false;
+        this.#signals = [];
+        signalAll("SIGQUIT");
+      }
+    }
+    if (this.workers.size > 0) {
+      signalAll("SIGKILL");
+      for (let i = 0; i < 20 && this.workers.size > 0; i++) {
+        await this.sleep(50);
+        this.reapWorkers({ halting: true });
+      }
+    }
+    await callHook(this.hooks, "on_exit", this.log, this);
+    this.#pidfile?.unlink();
+    this.log.info("Shutting down: Master");
+    return exitCode;
+  }
+}

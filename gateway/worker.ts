@@ -1,0 +1,266 @@
+/**
+ * One worker process: imports the app, accepts connections on the listening sockets it shares
+ * with its siblings, serves requests, and tells the master it is alive.
+ *
+ * Life of a worker, top to bottom:
+ *   boot     heartbeat timer and signals first, then post_fork, import the app (exit 4 if it
+ *            fails), listen on every --bind (exit 3 if it cannot), post_worker_init, "ready".
+ *   serve    each request: scoreboard note, pre_request, app, access log, metrics,
+ *            post_request; after --max-requests, ask the master for a replacement.
+ *   stop     TERM: stop accepting, finish in-flight requests, let idle keep-alive connections
+ *            expire, exit 0. INT/QUIT: worker_int, exit at once.
+ * The master sees our heartbeat over IPC; if the master dies the IPC channel closes and Node's
+ * cluster module exits the worker.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import type { IncomingMessage, Server } from "node:http";
+import { AccessLog } from "./access-log.js";
+import { AppImportError, loadApp } from "./app-loader.js";
+import { loadHooks, parseAddress, type Settings } from "./config.js";
+import type { ExchangeRecord } from "./handler.js";
+import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } from "./hooks.js";
+import { LogFile, Logger } from "./log.js";
+import { createWorkerMetrics } from "./metrics.js";
+import { createGatewayServer, stopAccepting } from "./server.js";
+import type { Environ } from "../tsgi/types.js";
+
+/** Exit codes the master reads as "do not respawn, stop the server" (Gunicorn's). */
+export const WORKER_BOOT_ERROR = 3;
+export const APP_LOAD_ERROR = 4;
+
+/** What the master passes to a new worker, in the environment. */
+export interface WorkerBoot {
+  settings: Settings;
+  age: number;
+  scoreboard: string;
+  masterPid: number;
+}
+
+export const WORKER_ENV = "GATEWAY_WORKER_BOOT";
+
+/** Messages a worker sends the master. */
+export type WorkerMessage =
+  | { gateway: "heartbeat" }
+  | { gateway: "ready"; addresses: string[] }
+  | { gateway: "retire"; served: number };
+
+export function isWorkerMessage(message: unknown): message is WorkerMessage {
+  return typeof (message as { gateway?: unknown } | null)?.gateway === "string";
+}
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+/**
+ * The scoreboard: a small file per worker holding the request line it last started, written
+ * with one positioned write per request (no allocation, ~1 µs) so the master can name the
+ * request when this worker's loop is stuck and cannot answer anything any more.
+ */
+class Scoreboard {
+  readonly #fd: number;
+  readonly #buffer = Buffer.alloc(512);
+  constructor(path: string) {
+    this.#fd = openSync(path, "w");
+  }
+  note(method: string, url: string): void {
+    const length = this.#buffer.write(`${method} ${url}`.slice(0, 500), 0, "latin1");
+    this.#buffer[length] = 0x0a;
+    try {
+      writeSync(this.#fd, this.#buffer, 0, length + 1, 0);
+    } catch {
+      // Only a diagnostic: never fail a request over it.
+    }
+  }
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
+export class Worker implements WorkerView {
+  readonly pid = process.pid;
+  readonly age: number;
+  readonly settings: Settings;
+  readonly log: Logger;
+  hooks: Partial<Hooks> = {};
+  served = 0;
+  readonly maxRequests: number;
+  #servers: Server[] = [];
+  #accessLog: AccessLog | null = null;
+  #stopping = false;
+  #retiring = false;
+  readonly #scoreboard: Scoreboard;
+  readonly #boot: WorkerBoot;
+
+  constructor(boot: WorkerBoot) {
+    this.#boot = boot;
+    this.settings = boot.settings;
+    this.age = boot.age;
+    this.log = new Logger(new LogFile(boot.settings.errorlog, 2), boot.settings.loglevel);
+    this.#scoreboard = new Scoreboard(boot.scoreboard);
+    const { max_requests, max_requests_jitter } = boot.settings;
+    // Gunicorn's jitter: each worker gets its own limit so they do not all restart together.
+    this.maxRequests =
+      max_requests > 0 ? max_requests + Math.floor(Math.random() * (max_requests_jitter + 1)) : 0;
+  }
+
+  get server(): ServerView {
+    return { pid: this.#boot.masterPid, settings: this.settings, log: this.log };
+  }
+
+  async run(): Promise<void> {
+    const { settings } = this;
+    process.title = `gateway: worker [${settings.proc_name ?? settings.app}]`;
+    this.#startHeartbeat();
+    this.#installSignals();
+
+    if (settings.config !== null) this.hooks = await loadHooks(settings.config);
+    await callHook(this.hooks, "post_fork", this.log, this.server, this);
+
+    let app;
+    try {
+      // A fresh process: the import reads the code as it is on disk now (what HUP relies on).
+      app = await loadApp(settings.app ?? "");
+    } catch (error) {
+      const message = error instanceof AppImportError ? error.message : String(error);
+      this.log.error("%s", message);
+      process.exit(APP_LOAD_ERROR);
+    }
+
+    const accessLog = (this.#accessLog =
+      settings.accesslog === null
+        ? null
+        : new AccessLog(
+            new LogFile(settings.accesslog, 1),
+            settings.access_log_format,
+            settings.access_log_json,
+          ));
+    const observe = settings.metrics_bind === null ? null : await createWorkerMetrics();
+
+    const options = {
+      log: this.log,
+      beforeRequest: (request: IncomingMessage, environ: Environ) => {
+        this.#scoreboard.note(request.method ?? "-", request.url ?? "");
+        callHookSync(this.hooks, "pre_request", this.log, this, request, environ);
+      },
+      afterResponse: (record: ExchangeRecord) => {
+        accessLog?.write(record);
+        observe?.(record);
+        callHookSync(
+          this.hooks,
+          "post_request",
+          this.log,
+          this,
+          record.request,
+          record.environ,
+          record,
+        );
+        this.#countRequest();
+      },
+    };
+    const serverSettings = { ...settings, multiprocess: true };
+    const addresses: string[] = [];
+    for (const bind of settings.bind) {
+      const server = createGatewayServer(app, serverSettings, options);
+      this.#servers.push(server);
+      addresses.push(await this.#listen(server, bind));
+    }
+    await callHook(this.hooks, "post_worker_init", this.log, this);
+    send({ gateway: "ready", addresses });
+  }
+
+  #listen(server: Server, bind: string): Promise<string> {
+    const address = parseAddress(bind);
+    return new Promise((resolve) => {
+      server.once("error", (error) => {
+        this.log.error("Cannot listen on %s: %s", bind, error.message);
+        process.exit(WORKER_BOOT_ERROR);
+      });
+      const onListening = () => {
+        const where = server.address();
+        resolve(
+          typeof where === "string" || where === null
+            ? `unix:${where ?? ""}`
+            : where.family === "IPv6"
+              ? `http://[${where.address}]:${where.port}`
+              : `http://${where.address}:${where.port}`,
+        );
+      };
+      const backlog = this.settings.backlog;
+      if ("path" in address) server.listen({ path: address.path, backlog }, onListening);
+      else server.listen({ host: address.host, port: address.port, backlog }, onListening);
+    });
+  }
+
+  /** An IPC message from an unref'd timer: it fires only while the event loop is free. */
+  #startHeartbeat(): void {
+    const timeout = this.settings.timeout;
+    const every = timeout > 0 ? Math.min(1000, (timeout * 1000) / 4) : 1000;
+    send({ gateway: "heartbeat" });
+    setInterval(() => send({ gateway: "heartbeat" }), every).unref();
+  }
+
+  #installSignals(): void {
+    process.on("SIGTERM", () => this.stop());
+    const quick = () => {
+      callHookSync(this.hooks, "worker_int", this.log, this);
+      this.#exit(0);
+    };
+    process.on("SIGINT", quick);
+    process.on("SIGQUIT", quick);
+    process.on("SIGUSR1", () => {
+      this.log.file.reopen();
+      this.#accessLog?.file.reopen();
+    });
+    // Meant for the master; sent to the whole process group they must not stop a worker
+    // (TTIN/TTOU's default action would suspend it, HUP's would kill it).
+    for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGWINCH"] as const)
+      process.on(signal, () => {});
+  }
+
+  #countRequest(): void {
+    this.served += 1;
+    if (this.maxRequests > 0 && this.served >= this.maxRequests && !this.#retiring) {
+      this.#retiring = true;
+      this.log.info("Autorestarting worker after current request (served %d).", this.served);
+      // The master starts our replacement first and sends TERM once it is ready: no gap.
+      send({ gateway: "retire", served: this.served });
+    }
+  }
+
+  /** Graceful stop (TERM). */
+  stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.log.info("Worker exiting (pid: %d)", process.pid);
+    let open = this.#servers.length;
+    if (open === 0) this.#exit(0);
+    for (const server of this.#servers)
+      stopAccepting(server, () => {
+        open -= 1;
+        if (open === 0) this.#exit(0);
+      });
+  }
+
+  #exit(code: number): void {
+    callHookSync(this.hooks, "worker_exit", this.log, this.server, this);
+    this.#scoreboard.close();
+    process.exit(code);
+  }
+}
+
+/** Entry point of a worker process (cli.ts calls it when cluster says we are a worker). */
+export async function runWorker(): Promise<void> {
+  const boot = JSON.parse(process.env[WORKER_ENV] ?? "null") as WorkerBoot | null;
+  if (boot === null) {
+    process.stderr.write(`gateway: worker started without ${WORKER_ENV}\n`);
+    process.exit(WORKER_BOOT_ERROR);
+  }
+  const worker = new Worker(boot);
+  try {
+    await worker.run();
+  } catch (error) {
+    worker.log.error("Worker failed to boot: %s", error instanceof Error ? error.stack : error);
+    process.exit(WORKER_BOOT_ERROR);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Helpers for real-process tests: start `node dist/gateway/cli.js`, read its log, send it
+ * signals, and drive bounded load loops over loopback.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { Agent, request } from "node:http";
+import { resolve } from "node:path";
+
+export const CLI = resolve("dist/gateway/cli.js");
+export const APPS = resolve("tests/fixtures/apps");
+
+export class GatewayProcess {
+  readonly child: ChildProcess;
+  log = "";
+  port = 0;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env, WEB_CONCURRENCY: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      this.log += chunk.toString();
+      for (const waiter of this.#waiters.splice(0)) waiter();
+    };
+    this.child.stdout!.on("data", collect);
+    this.child.stderr!.on("data", collect);
+    this.exited = new Promise((resolve) =>
+      this.child.on("exit", (code, signal) => {
+        for (const waiter of this.#waiters.splice(0)) waiter();
+        resolve({ code, signal });
+      }),
+    );
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Waits until the log matches `pattern` at least `count` times; returns the matches. */
+  async waitForLog(pattern: RegExp, count = 1, timeoutMs = 15_000): Promise<RegExpMatchArray[]> {
+    const global = new RegExp(
+      pattern.source,
+      pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g",
+    );
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matches = [...this.log.matchAll(global)];
+      if (matches.length >= count) return matches;
+      if (Date.now() > deadline || this.child.exitCode !== null)
+        throw new Error(`log never matched ${pattern} ×${count}; log:\n${this.log}`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  /** Waits for "Listening at" and `workers` booted workers that answer. */
+  async ready(workers = 1): Promise<this> {
+    const [match] = await this.waitForLog(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/);
+    this.port = Number(match![1]);
+    await waitUntil(async () => (await this.workerPids()).length >= workers);
+    return this;
+  }
+
+  /** PIDs of the worker processes (the master's children). */
+  async workerPids(): Promise<number[]> {
+    try {
+      return execFileSync("ps", ["-o", "pid=", "--ppid", String(this.pid)], { encoding: "utf8" })
+        .split("\n")
+        .map((line) => Number(line.trim()))
+        .filter((pid) => pid > 0);
+    } catch {
+      return []; // ps exits 1 when there are none
+    }
+  }
+
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
+  /** Stops the master and its workers whatever state they are in (for afterAll). */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const workers = await this.workerPids();
+    this.child.kill("SIGKILL");
+    for (const pid of workers)
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    await this.exited;
+  }
+}
+
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+}
+
+/** One GET; rejects on any connection error. */
+export function get(port: number, path: string, agent: Agent | false = false): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, agent }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  errors: string[];
+  bodies: Map<string, number>;
+}
+
+/**
+ * A bounded load loop: `concurrency` clients on keep-alive connections send GETs until
+ * `total` requests are done or `until` resolves (whichever comes first).
+ */
+export async function loadLoop(
+  port: number,
+  {
+    total = 2000,
+    concurrency = 10,
+    path = "/",
+    until,
+  }: { total?: number; concurrency?: number; path?: string; until?: Promise<unknown> },
+): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const result: LoadResult = { ok: 0, failed: 0, errors: [], bodies: new Map() };
+  let stop = false;
+  void until?.then(() => (stop = true));
+  let started = 0;
+  async function client(): Promise<void> {
+    while (!stop && started < total) {
+      started += 1;
+      try {
+        const reply = await get(port, path, agent);
+        if (reply.status === 200) result.ok += 1;
+        else {
+          result.failed += 1;
+          result.errors.push(`status ${reply.status}`);
+        }
+        result.bodies.set(reply.body, (result.bodies.get(reply.body) ?? 0) + 1);
+      } catch (error) {
+        result.failed += 1;
+        result.errors.push((error as Error).message);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, client));
+  agent.destroy();
+  return result;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

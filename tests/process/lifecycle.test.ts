@@ -1,0 +1,153 @@
+/**
+ * The arbiter keeps workers serving through crashes and stuck event loops, stops gracefully
+ * on TERM and at once on INT, and refuses to start a broken app.
+ */
+import { execFileSync } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { APPS, GatewayProcess, get, loadLoop, sleep, waitUntil } from "./gateway-process.js";
+
+const started: GatewayProcess[] = [];
+function gateway(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
+  const server = new GatewayProcess(["-b", "127.0.0.1:0", ...args], env);
+  started.push(server);
+  return server;
+}
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((server) => server.kill()));
+});
+
+describe("workers", () => {
+  it("runs N workers with process titles that tell master and workers apart", async () => {
+    const server = await gateway(["-w", "2", "-n", "titles", `${APPS}/slow.js`]).ready(2);
+    const titles = () =>
+      execFileSync(
+        "ps",
+        ["-o", "args=", "--pid", String(server.pid), "--ppid", String(server.pid)],
+        {
+          encoding: "utf8",
+        },
+      );
+    // A worker sets its title as it boots: wait for both.
+    await waitUntil(() => (titles().match(/gateway: worker \[titles\]/g) ?? []).length === 2);
+    expect(titles()).toContain("gateway: master [titles]");
+  });
+
+  it("replaces a worker killed with SIGKILL under load; only its in-flight requests may fail", async () => {
+    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+    const [victim] = await server.workerPids();
+    let replacementServingAfterMs = -1;
+    const loop = loadLoop(server.port, { total: 3000, concurrency: 10 });
+    await sleep(300);
+    const killedAt = Date.now();
+    process.kill(victim!, "SIGKILL");
+    const [, pid] = (await server.waitForLog(/Booting worker with pid: (\d+)/, 3))[2]!;
+    // Fresh connections go to whichever worker accepts first: ask until the new one answers.
+    await waitUntil(async () => {
+      const reply = await get(server.port, "/");
+      if (reply.body === `pid=${pid}\n`) replacementServingAfterMs = Date.now() - killedAt;
+      return replacementServingAfterMs >= 0;
+    }, 10_000);
+    const result = await loop;
+    console.log(
+      `replacement serving after ${replacementServingAfterMs} ms; ${result.failed} failed`,
+    );
+    expect(server.log).toContain(`Worker (pid:${victim}) was sent SIGKILL!`);
+    expect(result.failed).toBeLessThanOrEqual(10); // at most one in flight per client
+    expect(result.ok).toBeGreaterThan(2000);
+    // "serving within 1 s"; the margin is for a loaded CI machine.
+    expect(replacementServingAfterMs).toBeLessThan(2500);
+  });
+
+  it("kills a worker stuck in a busy loop, names the request, and keeps serving", async () => {
+    const server = await gateway(["-w", "2", "--timeout", "2", `${APPS}/spin.js`]).ready(2);
+    const stuck = get(server.port, "/spin?from=test").catch((error: Error) => error);
+    const spunAt = Date.now();
+    // Fresh connections during the stall: the other worker accepts them all.
+    let served = 0;
+    while (!server.log.includes("WORKER TIMEOUT")) {
+      expect((await get(server.port, "/")).status).toBe(200);
+      served += 1;
+      await sleep(50);
+      if (Date.now() - spunAt > 10_000) break;
+    }
+    const [match] = await server.waitForLog(
+      /WORKER TIMEOUT \(pid:(\d+)\) while serving GET \/spin\?from=test/,
+    );
+    expect(Date.now() - spunAt).toBeLessThan(6000);
+    expect(served).toBeGreaterThan(5);
+    expect(await stuck).toBeInstanceOf(Error);
+    await server.waitForLog(/Booting worker with pid/, 3);
+    expect(server.log).not.toContain(
+      `Worker (pid:${match![1]}) was sent SIGKILL! Perhaps out of memory?`,
+    );
+    await waitUntil(async () => (await server.workerPids()).length === 2);
+  });
+
+  it("workers exit when the master dies", async () => {
+    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+    const workers = await server.workerPids();
+    server.signal("SIGKILL");
+    await server.exited;
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitUntil(() => !workers.some(alive), 5000);
+  });
+});
+
+describe("stopping", () => {
+  it("TERM lets slow requests in flight complete, then exits 0 within the graceful timeout", async () => {
+    const server = await gateway(["-w", "2", "--graceful-timeout", "10", `${APPS}/slow.js`]).ready(
+      2,
+    );
+    const slow = Array.from({ length: 4 }, () => get(server.port, "/slow?ms=1500"));
+    await sleep(300);
+    const termAt = Date.now();
+    server.signal("SIGTERM");
+    const replies = await Promise.all(slow);
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200]);
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - termAt).toBeLessThan(10_000);
+  });
+
+  it("INT exits at once, without waiting for slow requests", async () => {
+    const server = await gateway(["-w", "1", "--graceful-timeout", "20", `${APPS}/slow.js`]).ready(
+      1,
+    );
+    const slow = get(server.port, "/slow?ms=15000").catch((error: Error) => error);
+    await sleep(300);
+    const intAt = Date.now();
+    server.signal("SIGINT");
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - intAt).toBeLessThan(5000);
+    expect(await slow).toBeInstanceOf(Error);
+  });
+});
+
+describe("boot errors", () => {
+  it("a broken app stops the server with a clear message and no respawn loop", async () => {
+    const server = gateway(["-w", "2", `${APPS}/broken.js`]);
+    const { code } = await server.exited;
+    expect(code).toBe(4);
+    expect(server.log).toContain("this app is broken on purpose");
+    expect(server.log).toMatch(/Shutting down: the app failed to load/);
+    expect(server.log.match(/Booting worker/g)).toHaveLength(2);
+  });
+
+  it("an address that cannot be bound stops the server (exit 3)", async () => {
+    const first = await gateway(["-w", "1", `${APPS}/slow.js`]).ready(1);
+    const second = new GatewayProcess(["-b", `127.0.0.1:${first.port}`, `${APPS}/slow.js`]);
+    started.push(second);
+    // The first master's listener is shared with its workers; a second master cannot bind it.
+    const { code } = await second.exited;
+    expect(code).toBe(3);
+    expect(second.log).toMatch(/Cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+  });
+});

@@ -1,0 +1,566 @@
+import { describe, expect, it } from "vitest";
+import type {
+  Application,
+  Environ,
+  HeaderList,
+  InputStream,
+  ResponseBody,
+  StartResponse,
+  Status,
+} from "../../../tsgi/types.js";
+import { callApp, makeEnviron, type TestRequest } from "../../../tsgi/testing.js";
+import { RULES, TsgiViolation, validate, type RuleName } from "../../../tsgi/validate.js";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const OK: [Status, HeaderList] = ["200 OK", [["Content-Type", "text/plain"]]];
+
+/** Every rule a test below has seen broken; the last test checks none is left untested. */
+const tested = new Set<string>();
+
+async function violationOf(run: () => unknown): Promise<TsgiViolation> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof TsgiViolation) return error;
+    throw error;
+  }
+  throw new Error("expected a TsgiViolation, but nothing was thrown");
+}
+
+async function expectRule(rule: RuleName, run: () => unknown): Promise<void> {
+  const error = await violationOf(run);
+  expect(error.rule).toBe(rule);
+  expect(error.message).toContain(rule);
+  expect(error.message).toContain(RULES[rule]);
+  tested.add(rule);
+}
+
+/** Runs `app` wrapped in the validator through the in-process client. */
+function run(app: Application, request: TestRequest = {}) {
+  return () => callApp(validate(app), request);
+}
+
+/** A server that calls `validate(app)` by hand, for the server-side rules. */
+function serve(
+  app: Application,
+  environ: Partial<Environ> & Record<string, unknown> = {},
+  startResponse: StartResponse = () => () => {},
+) {
+  return validate(app)({ ...makeEnviron(), ...environ } as Environ, startResponse);
+}
+
+async function* generate(...chunks: unknown[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield chunk as Uint8Array;
+}
+
+describe("validate() lets a correct app through unchanged", () => {
+  it("hello-style array body", async () => {
+    const response = await callApp(
+      validate((_e, start) => {
+        start(...OK);
+        return [bytes("hi")];
+      }),
+    );
+    expect(response.text).toBe("hi");
+  });
+
+  it("async generator body, a promise of a body, write() and an empty chunk", async () => {
+    const app: Application = async (_environ, start) => {
+      const write = start(...OK);
+      await write(bytes("a"));
+      return generate(new Uint8Array(0), bytes("b"));
+    };
+    const response = await callApp(validate(app));
+    expect(response.text).toBe("ab");
+  });
+
+  it("start_response called from the body's first iteration", async () => {
+    const app: Application = (_environ, start) =>
+      (function* () {
+        start(...OK);
+        yield bytes("late");
+      })();
+    expect((await callApp(validate(app))).text).toBe("late");
+  });
+
+  it("a second start_response with excInfo replaces a response not yet sent", async () => {
+    const app: Application = (_environ, start) => {
+      start(...OK);
+      start("500 Internal Server Error", [["Content-Type", "text/plain"]], new Error("boom"));
+      return [bytes("oops")];
+    };
+    expect((await callApp(validate(app))).code).toBe(500);
+  });
+
+  it("forwards close() to the app's body: generator and array", async () => {
+    let closes = 0;
+    const body: ResponseBody = Object.assign(generate(bytes("x")), { close: () => void closes++ });
+    const response = await callApp(
+      validate((_e, start) => {
+        start(...OK);
+        return body;
+      }),
+    );
+    expect(response.closed).toBe(true);
+    expect(closes).toBe(1);
+    const array = Object.assign([bytes("y")], { close: () => void closes++ });
+    await callApp(
+      validate((_e, start) => {
+        start(...OK);
+        return array;
+      }),
+    );
+    expect(closes).toBe(2);
+  });
+
+  it("keeps an array body an array, so the server can compute Content-Length", () => {
+    const body = serve((_e, start) => {
+      start(...OK);
+      return [bytes("a"), bytes("b")];
+    });
+    expect(Array.isArray(body)).toBe(true);
+  });
+
+  it("passes tsgi.input reads through", async () => {
+    const app: Application = async (environ, start) => {
+      const input = environ["tsgi.input"];
+      const first = await input.readline();
+      const rest = await input.read();
+      start(...OK);
+      return [first, rest];
+    };
+    const response = await callApp(validate(app), { method: "POST", body: "line\nrest" });
+    expect(response.text).toBe("line\nrest");
+  });
+});
+
+describe("validate() catches the application", () => {
+  const statusCases: [RuleName, unknown][] = [
+    ["start_response.status-not-string", 200],
+    ["start_response.status-format", "200OK"],
+    ["start_response.status-format", "200 OK\r\n"],
+    ["start_response.status-not-latin1", "200 \u20ac"],
+  ];
+  for (const [rule, status] of statusCases)
+    it(`${rule}: ${JSON.stringify(status)}`, () =>
+      expectRule(
+        rule,
+        run((_e, start) => {
+          start(status as Status, []);
+          return [];
+        }),
+      ));
+
+  const headerCases: [RuleName, unknown][] = [
+    ["start_response.headers-not-list", { "Content-Type": "text/plain" }],
+    ["start_response.header-not-pair", [["Content-Type"]]],
+    ["start_response.header-not-string", [["Content-Length", 5]]],
+    ["start_response.header-name", [["Content Type", "text/plain"]]],
+    ["start_response.header-not-latin1", [["X-Price", "5\u20ac"]]],
+    ["start_response.header-control-character", [["X-Split", "a\r\nSet-Cookie: x=1"]]],
+    ["start_response.header-control-character", [["X-Nul", "a\u0000b"]]],
+    ["start_response.hop-by-hop-header", [["Connection", "close"]]],
+    ["start_response.hop-by-hop-header", [["Transfer-Encoding", "chunked"]]],
+    ["start_response.content-length", [["Content-Length", "12abc"]]],
+  ];
+  for (const [rule, headers] of headerCases)
+    it(`${rule}: ${JSON.stringify(headers)}`, () =>
+      expectRule(
+        rule,
+        run((_e, start) => {
+          start("200 OK", headers as HeaderList);
+          return [];
+        }),
+      ));
+
+  it("start_response.arguments: one argument", () =>
+    expectRule(
+      "start_response.arguments",
+      run((_e, start) => {
+        (start as unknown as (status: string) => void)("200 OK");
+        return [];
+      }),
+    ));
+
+  it("start_response.second-call-without-exc-info", () =>
+    expectRule(
+      "start_response.second-call-without-exc-info",
+      run((_e, start) => {
+        start(...OK);
+        start("404 Not Found", []);
+        return [];
+      }),
+    ));
+
+  it("start_response.second-call-without-exc-info: even when the first call was refused", () =>
+    expectRule(
+      "start_response.second-call-without-exc-info",
+      run((_e, start) => {
+        try {
+          start("200 OK", [["Connection", "close"]]);
+        } catch {
+          // swallowed: the app retries without excInfo, which is still a second call
+        }
+        start(...OK);
+        return [];
+      }),
+    ));
+
+  it("start_response.after-close", async () => {
+    let start: StartResponse = () => () => {};
+    const body = serve((_e, startResponse) => {
+      start = startResponse;
+      startResponse(...OK);
+      return generate();
+    }) as ResponseBody;
+    await body.close?.();
+    await expectRule("start_response.after-close", () => start("500 Error", [], new Error("late")));
+  });
+
+  it("write.not-bytes: a string", () =>
+    expectRule(
+      "write.not-bytes",
+      run((_e, start) => {
+        const write = start(...OK);
+        void write("text" as unknown as Uint8Array);
+        return [];
+      }),
+    ));
+
+  it("write.arguments: no argument", () =>
+    expectRule(
+      "write.arguments",
+      run((_e, start) => {
+        const write = start(...OK) as unknown as () => void;
+        write();
+        return [];
+      }),
+    ));
+
+  it("write.after-close", async () => {
+    let write: ((chunk: Uint8Array) => unknown) | undefined;
+    const body = serve((_e, start) => {
+      write = start(...OK);
+      return generate();
+    }) as ResponseBody;
+    await body.close?.();
+    await expectRule("write.after-close", () => write?.(bytes("late")));
+  });
+
+  it("body.chunk-not-bytes: a string chunk", () =>
+    expectRule(
+      "body.chunk-not-bytes",
+      run((_e, start) => {
+        start(...OK);
+        return generate("text");
+      }),
+    ));
+
+  it("body.chunk-not-bytes: a number in an array", () =>
+    expectRule(
+      "body.chunk-not-bytes",
+      run((_e, start) => {
+        start(...OK);
+        return [42] as unknown as Uint8Array[];
+      }),
+    ));
+
+  it("body.chunk-before-start-response", () =>
+    expectRule(
+      "body.chunk-before-start-response",
+      run((_e, start) =>
+        (function* () {
+          yield bytes("too early");
+          start(...OK);
+        })(),
+      ),
+    ));
+
+  it("app.start-response-not-called: empty array", () =>
+    expectRule(
+      "app.start-response-not-called",
+      run(() => []),
+    ));
+
+  it("app.start-response-not-called: empty generator", () =>
+    expectRule(
+      "app.start-response-not-called",
+      run(() => generate()),
+    ));
+
+  it("app.return-string", () =>
+    expectRule(
+      "app.return-string",
+      run((_e, start) => {
+        start(...OK);
+        return "Hello" as unknown as ResponseBody;
+      }),
+    ));
+
+  it("app.return-string: from an async app", () =>
+    expectRule(
+      "app.return-string",
+      run(async (_e, start) => {
+        start(...OK);
+        return "Hello" as unknown as ResponseBody;
+      }),
+    ));
+
+  it("app.return-bytes", () =>
+    expectRule(
+      "app.return-bytes",
+      run((_e, start) => {
+        start(...OK);
+        return bytes("Hello") as unknown as ResponseBody;
+      }),
+    ));
+
+  for (const value of [undefined, null, false, { length: 1 }])
+    it(`app.return-not-iterable: ${JSON.stringify(value)}`, () =>
+      expectRule(
+        "app.return-not-iterable",
+        run((_e, start) => {
+          start(...OK);
+          return value as unknown as ResponseBody;
+        }),
+      ));
+
+  it("input.close-called", () =>
+    expectRule(
+      "input.close-called",
+      run((environ) => {
+        (environ["tsgi.input"] as unknown as { close(): void }).close();
+        return [];
+      }),
+    ));
+
+  for (const args of [["10"], [1.5], [1, 2]])
+    it(`input.size-argument: read(${args.map((a) => JSON.stringify(a)).join(", ")})`, () =>
+      expectRule(
+        "input.size-argument",
+        run(async (environ) => {
+          const read = environ["tsgi.input"].read as (...args: unknown[]) => Promise<Uint8Array>;
+          await read(...args);
+          return [];
+        }),
+      ));
+
+  it("input methods outside the contract are not there", async () => {
+    const seen: unknown[] = [];
+    await callApp(
+      validate((environ, start) => {
+        const input = environ["tsgi.input"] as unknown as Record<string, unknown>;
+        seen.push(input.pipe, input.on, input.destroy);
+        start(...OK);
+        return [];
+      }),
+      { method: "POST", body: "x" },
+    );
+    expect(seen).toEqual([undefined, undefined, undefined]);
+  });
+
+  it("errors.write-not-string", () =>
+    expectRule(
+      "errors.write-not-string",
+      run((environ) => {
+        environ["tsgi.errors"].write(bytes("x") as unknown as string);
+        return [];
+      }),
+    ));
+
+  it("errors.write-not-string: through writelines", () =>
+    expectRule(
+      "errors.write-not-string",
+      run((environ) => {
+        environ["tsgi.errors"].writelines(["ok", 5 as unknown as string]);
+        return [];
+      }),
+    ));
+
+  it("errors.close-called", () =>
+    expectRule(
+      "errors.close-called",
+      run((environ) => {
+        (environ["tsgi.errors"] as unknown as { close(): void }).close();
+        return [];
+      }),
+    ));
+
+  it("tsgi.errors text reaches the server's stream", async () => {
+    const response = await callApp(
+      validate((environ, start) => {
+        environ["tsgi.errors"].write("one\n");
+        environ["tsgi.errors"].writelines(["two\n"]);
+        environ["tsgi.errors"].flush();
+        start(...OK);
+        return [];
+      }),
+    );
+    expect(response.errors).toBe("one\ntwo\n");
+  });
+});
+
+describe("validate() catches the server", () => {
+  const hello: Application = (_e, start) => {
+    start(...OK);
+    return generate(bytes("hi"));
+  };
+
+  const environCases: [RuleName, Record<string, unknown>][] = [
+    ["environ.missing-key", { SERVER_NAME: undefined }],
+    ["environ.missing-key", { "tsgi.input": undefined }],
+    ["environ.empty-value", { SERVER_PORT: "" }],
+    ["environ.empty-value", { REQUEST_METHOD: "" }],
+    ["environ.not-native-string", { HTTP_X_NUMBER: 5 }],
+    ["environ.not-native-string", { PATH_INFO: "/caf\u00e9/\u20ac" }],
+    ["environ.http-content-header", { HTTP_CONTENT_TYPE: "text/plain" }],
+    ["environ.http-content-header", { HTTP_CONTENT_LENGTH: "5" }],
+    ["environ.script-name", { SCRIPT_NAME: "/" }],
+    ["environ.script-name", { SCRIPT_NAME: "app" }],
+    ["environ.path-info", { PATH_INFO: "index.html" }],
+    ["environ.content-length", { CONTENT_LENGTH: "-1" }],
+    ["environ.server-protocol", { SERVER_PROTOCOL: "1.1" }],
+    ["environ.tsgi-version", { "tsgi.version": [1, 1] }],
+    ["environ.url-scheme", { "tsgi.url_scheme": "ftp" }],
+    ["environ.input", { "tsgi.input": { read() {}, readlines() {} } }],
+    [
+      "environ.input",
+      { "tsgi.input": { read() {}, readline() {}, readlines() {} } }, // not async-iterable
+    ],
+    ["environ.errors", { "tsgi.errors": { write() {}, writelines() {} } }],
+    ["environ.flag-not-boolean", { "tsgi.multiprocess": "yes" }],
+    ["environ.file-wrapper", { "tsgi.file_wrapper": {} }],
+  ];
+  for (const [rule, overrides] of environCases)
+    it(`${rule}: ${JSON.stringify(overrides)}`, () => {
+      const environ: Record<string, unknown> = { ...makeEnviron(), ...overrides };
+      for (const [key, value] of Object.entries(overrides))
+        if (value === undefined) delete environ[key];
+      return expectRule(rule, () => validate(hello)(environ as unknown as Environ, () => () => {}));
+    });
+
+  it("environ.not-object", () =>
+    expectRule("environ.not-object", () =>
+      validate(hello)(null as unknown as Environ, () => () => {}),
+    ));
+
+  it("server.app-arguments", () =>
+    expectRule("server.app-arguments", () =>
+      (validate(hello) as unknown as (environ: Environ) => unknown)(makeEnviron()),
+    ));
+
+  it("server.start-response-not-callable", () =>
+    expectRule("server.start-response-not-callable", () =>
+      validate(hello)(makeEnviron(), "start" as unknown as StartResponse),
+    ));
+
+  it("server.write-not-callable", () =>
+    expectRule("server.write-not-callable", () =>
+      serve(hello, {}, (() => undefined) as unknown as StartResponse),
+    ));
+
+  it("server.exc-info-not-rethrown: the server swallowed excInfo after the headers went out", async () => {
+    const body = serve((_e, start) =>
+      (async function* () {
+        start(...OK);
+        yield bytes("sent");
+        start("500 Error", [], new Error("after the headers"));
+      })(),
+    ) as AsyncIterable<Uint8Array>;
+    await expectRule("server.exc-info-not-rethrown", async () => {
+      for await (const _chunk of body);
+    });
+  });
+
+  it("a server that rethrows excInfo after the headers went out is fine", async () => {
+    const failure = new Error("after the headers");
+    const app: Application = (_e, start) =>
+      (async function* () {
+        start(...OK);
+        yield bytes("sent");
+        start("500 Error", [], failure);
+      })();
+    await expect(callApp(validate(app))).rejects.toBe(failure);
+  });
+
+  it("server.close-twice", async () => {
+    const body = serve(hello) as ResponseBody;
+    await body.close?.();
+    await expectRule("server.close-twice", () => body.close?.());
+  });
+
+  it("server.close-twice: on an array body", async () => {
+    const body = serve((_e, start) => {
+      start(...OK);
+      return [bytes("x")];
+    }) as ResponseBody;
+    await body.close?.();
+    await expectRule("server.close-twice", () => body.close?.());
+  });
+
+  it("server.next-after-close", async () => {
+    const body = serve(hello) as ResponseBody & AsyncIterable<Uint8Array>;
+    const iterator = body[Symbol.asyncIterator]();
+    await body.close?.();
+    await expectRule("server.next-after-close", () => iterator.next());
+  });
+
+  it("server.next-after-close: sync body", async () => {
+    const body = serve((_e, start) => {
+      start(...OK);
+      return new Set([bytes("x")]);
+    }) as ResponseBody & Iterable<Uint8Array>;
+    const iterator = body[Symbol.iterator]();
+    await body.close?.();
+    await expectRule("server.next-after-close", () => iterator.next());
+  });
+
+  it("server.iterated-twice", async () => {
+    const body = serve(hello) as AsyncIterable<Uint8Array>;
+    for await (const _chunk of body);
+    await expectRule("server.iterated-twice", () => body[Symbol.asyncIterator]());
+  });
+
+  it("server.input-result: read() gave a string", async () => {
+    const input = {
+      read: async () => "text",
+      readline: async () => new Uint8Array(0),
+      readlines: async () => [],
+      async *[Symbol.asyncIterator]() {},
+    };
+    await expectRule("server.input-result", () =>
+      serve(
+        async (environ, start) => {
+          await environ["tsgi.input"].read();
+          start(...OK);
+          return [];
+        },
+        { "tsgi.input": input as unknown as InputStream },
+      ),
+    );
+  });
+
+  it("iterator return() reaches the app's generator (its finally runs)", async () => {
+    let cleaned = false;
+    const body = serve((_e, start) =>
+      (function* () {
+        try {
+          start(...OK);
+          yield bytes("a");
+          yield bytes("b");
+        } finally {
+          cleaned = true;
+        }
+      })(),
+    ) as Iterable<Uint8Array>;
+    for (const _chunk of body) break;
+    expect(cleaned).toBe(true);
+  });
+});
+
+describe("the rule table", () => {
+  it("every rule the validator knows has a test above that breaks it", () => {
+    const untested = Object.keys(RULES).filter((rule) => !tested.has(rule));
+    expect(untested).toEqual([]);
+  });
+});
