@@ -33,19 +33,6 @@ function hasCommand(name: string): boolean {
   }
 }
 
-/** True once the gateway CLI has the pre-fork `-w/--workers` option (branch `arbiter`). */
-export function gatewayHasWorkers(root: string): boolean {
-  try {
-    const help = execFileSync(process.execPath, [join(root, "dist/gateway/cli.js"), "--help"], {
-      encoding: "utf8",
-      timeout: 10_000,
-    });
-    return /--workers\b/.test(help);
-  } catch {
-    return false;
-  }
-}
-
 /** A minimal nginx configuration: `return 200` itself, or a keep-alive proxy to `upstreamPort`. */
 export function nginxConfig(
   port: number,
@@ -98,21 +85,15 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
   const cli = join(root, "dist/gateway/cli.js");
   const hello = join(root, "dist/app/hello.js");
   const demo = join(root, "dist/app/index.js");
-  const prefork = gatewayHasWorkers(root);
   const noNginx = hasCommand("nginx") ? undefined : "nginx is not installed";
   const noGunicorn = hasCommand("gunicorn") ? undefined : "gunicorn is not installed";
   const n = workers;
 
-  /** foobar with `count` workers serving `module`: the pre-fork CLI, or the bench's stand-in. */
-  const foobar = (port: number, count: number, module: string): Command =>
-    prefork
-      ? { command: node, args: [cli, "-w", String(count), "-b", `127.0.0.1:${port}`, module] }
-      : count === 1 && module === hello
-        ? { command: node, args: [cli, "-b", `127.0.0.1:${port}`, module] }
-        : {
-            command: node,
-            args: [server("foobar-cluster.js"), String(port), String(count), module],
-          };
+  /** The gateway's own CLI: a master and `count` pre-forked workers serving `module`. */
+  const foobar = (port: number, count: number, module: string): Command => ({
+    command: node,
+    args: [cli, "-w", String(count), "-b", `127.0.0.1:${port}`, module],
+  });
   const gunicorn = (port: number, extra: string[]): Command => ({
     command: "gunicorn",
     args: [
@@ -128,7 +109,6 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       "wsgi_hello:app",
     ],
   });
-  const standIn = prefork ? "" : " (bench cluster)";
 
   return [
     {
@@ -173,7 +153,7 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
     },
     {
       id: `foobar-${n}`,
-      label: `foobar ${n}w${standIn}`,
+      label: `foobar ${n}w`,
       workers: n,
       path: "/",
       skipReason: undefined,
