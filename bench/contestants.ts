@@ -3,7 +3,7 @@
  * Each says how to start it on a given port, or why it cannot run on this machine (skipped).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "./processes.js";
 
@@ -33,21 +33,8 @@ function hasCommand(name: string): boolean {
   }
 }
 
-/** A minimal nginx configuration: `return 200` itself, or a keep-alive proxy to `upstreamPort`. */
-export function nginxConfig(
-  port: number,
-  workers: number,
-  scratch: string,
-  upstreamPort?: number,
-): string {
-  const location =
-    upstreamPort === undefined
-      ? `default_type text/plain;\n      return 200 "Hello, World!";`
-      : `proxy_pass http://gateway;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_set_header Host $host;`;
-  const upstream =
-    upstreamPort === undefined
-      ? ""
-      : `upstream gateway {\n    server 127.0.0.1:${upstreamPort};\n    keepalive 64;\n  }\n  `;
+/** nginx's main file around `httpBody`: foreground, files in `scratch`, `workers` processes. */
+export function nginxConfig(workers: number, scratch: string, httpBody: string): string {
   return `worker_processes ${workers};
 daemon off;
 master_process on;
@@ -62,14 +49,58 @@ http {
   fastcgi_temp_path ${scratch}/fastcgi;
   uwsgi_temp_path ${scratch}/uwsgi;
   scgi_temp_path ${scratch}/scgi;
-  ${upstream}server {
-    listen 127.0.0.1:${port};
-    location / {
-      ${location}
-    }
-  }
+${httpBody}
 }
 `;
+}
+
+/** The ceiling: nginx answering by itself. */
+export function nginxReturnServer(port: number): string {
+  return `server {
+    listen 127.0.0.1:${port};
+    location / {
+      default_type text/plain;
+      return 200 "Hello, World!";
+    }
+  }`;
+}
+
+/** A bare keep-alive proxy, used when the project's nginx/foobar.conf is not there. */
+export function nginxMinimalProxy(port: number, upstreamPort: number): string {
+  return `upstream gateway {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://gateway;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }`;
+}
+
+/**
+ * The project's own nginx/foobar.conf, pointed at loopback: its upstream `server` becomes the
+ * gateway's port, its `listen` the bench's port, its access log a file in `scratch`.
+ */
+export function nginxProjectProxy(
+  text: string,
+  port: number,
+  upstreamPort: number,
+  scratch: string,
+): string {
+  const rewrites: [RegExp, string][] = [
+    [/^(\s*)server\s+[^\s;]+:\d+;/m, `$1server 127.0.0.1:${upstreamPort};`],
+    [/^(\s*)listen\s+[^;]*;/m, `$1listen 127.0.0.1:${port};`],
+  ];
+  let result = text;
+  for (const [pattern, replacement] of rewrites) {
+    if (!pattern.test(result)) throw new Error(`nginx/foobar.conf: no line matches ${pattern}`);
+    result = result.replace(pattern, replacement);
+  }
+  return result.replace(/access_log\s+\/[^\s;]+/g, `access_log ${scratch}/access.log`);
 }
 
 function writeNginxConfig(scratch: string, text: string): string {
@@ -93,6 +124,11 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
   const foobar = (port: number, count: number, module: string): Command => ({
     command: node,
     args: [cli, "-w", String(count), "-b", `127.0.0.1:${port}`, module],
+  });
+  const projectNginx = join(root, "nginx/foobar.conf");
+  const nginx = (scratch: string, conf: string): Command => ({
+    command: "nginx",
+    args: ["-e", "stderr", "-p", scratch, "-c", conf],
   });
   const gunicorn = (port: number, extra: string[]): Command => ({
     command: "gunicorn",
@@ -173,24 +209,17 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
     },
     {
       id: `nginx-foobar-${n}`,
-      label: `nginx ${n}w → foobar ${n}w`,
+      label: `nginx ${n}w → foobar ${n}w${existsSync(projectNginx) ? "" : " (bench nginx config)"}`,
       workers: n,
       path: "/",
       skipReason: noNginx,
-      commands: (p, scratch, upstream) => [
-        foobar(upstream, n, hello),
-        {
-          command: "nginx",
-          args: [
-            "-e",
-            "stderr",
-            "-p",
-            scratch,
-            "-c",
-            writeNginxConfig(scratch, nginxConfig(p, n, scratch, upstream)),
-          ],
-        },
-      ],
+      commands: (p, scratch, upstream) => {
+        const proxy = existsSync(projectNginx)
+          ? nginxProjectProxy(readFileSync(projectNginx, "utf8"), p, upstream, scratch)
+          : nginxMinimalProxy(p, upstream);
+        const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
+        return [foobar(upstream, n, hello), nginx(scratch, conf)];
+      },
     },
     {
       id: `gunicorn-sync-${n}`,
@@ -215,17 +244,7 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       path: "/",
       skipReason: noNginx,
       commands: (p, scratch) => [
-        {
-          command: "nginx",
-          args: [
-            "-e",
-            "stderr",
-            "-p",
-            scratch,
-            "-c",
-            writeNginxConfig(scratch, nginxConfig(p, n, scratch)),
-          ],
-        },
+        nginx(scratch, writeNginxConfig(scratch, nginxConfig(n, scratch, nginxReturnServer(p)))),
       ],
     },
   ];

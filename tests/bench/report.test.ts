@@ -13,7 +13,12 @@ import {
   type ContestantResult,
   type Summary,
 } from "../../bench/report.js";
-import { nginxConfig } from "../../bench/contestants.js";
+import {
+  nginxConfig,
+  nginxMinimalProxy,
+  nginxProjectProxy,
+  nginxReturnServer,
+} from "../../bench/contestants.js";
 import { parseDuration, parseWrkOutput } from "../../bench/wrk.js";
 
 const WRK_OUTPUT = `Running 5s test @ http://127.0.0.1:32809/
@@ -173,11 +178,31 @@ describe("tables and chart", () => {
     expect(svg).toContain("req/s &lt;hello&gt;");
   });
 
-  it("writes an nginx config that proxies with keep-alive when given an upstream", () => {
-    const proxy = nginxConfig(8080, 2, "/tmp/x", 9090);
-    expect(proxy).toContain("listen 127.0.0.1:8080;");
-    expect(proxy).toContain("server 127.0.0.1:9090;");
-    expect(proxy).toContain('proxy_set_header Connection "";');
-    expect(nginxConfig(8080, 2, "/tmp/x")).toContain('return 200 "Hello, World!";');
+  it("points the project's nginx config at loopback and keeps the rest", () => {
+    const project = [
+      "upstream gateway {",
+      "    server gateway:8000;",
+      "    keepalive 16;",
+      "}",
+      "server {",
+      "    listen 8000 default_server;",
+      "    access_log /var/log/nginx/access.log foobar;",
+      "    location / { proxy_pass http://gateway; }",
+      "}",
+    ].join("\n");
+    const conf = nginxProjectProxy(project, 8080, 9090, "/tmp/x");
+    expect(conf).toContain("    server 127.0.0.1:9090;");
+    expect(conf).toContain("    listen 127.0.0.1:8080;");
+    expect(conf).toContain("access_log /tmp/x/access.log foobar;");
+    expect(conf).toContain("keepalive 16;");
+    expect(() => nginxProjectProxy("server {}", 1, 2, "/tmp/x")).toThrow(/no line matches/);
+  });
+
+  it("wraps a server block in a foreground nginx with its files in the scratch directory", () => {
+    const conf = nginxConfig(2, "/tmp/x", nginxReturnServer(8080));
+    expect(conf).toContain("worker_processes 2;");
+    expect(conf).toContain("pid /tmp/x/nginx.pid;");
+    expect(conf).toContain('return 200 "Hello, World!";');
+    expect(nginxMinimalProxy(8080, 9090)).toContain('proxy_set_header Connection "";');
   });
 });
