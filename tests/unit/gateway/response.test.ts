@@ -395,7 +395,7 @@ describe("close() is called exactly once", () => {
 describe("back-pressure", () => {
   it("a paused client stops the app's generator; resumed, the whole body arrives intact", async () => {
     const CHUNK = 64 * 1024;
-    const TOTAL_CHUNKS = 512; // 32 MB: far more than any socket buffer
+    const TOTAL_CHUNKS = 1024; // 64 MB: far more than the socket buffers can hold
     let produced = 0;
     const chunkAt = (i: number) => new Uint8Array(CHUNK).fill(i % 251);
     const big: Application = (_e, start) => {
@@ -428,10 +428,10 @@ describe("back-pressure", () => {
         bodyBytes += data.length;
         received.update(data);
       });
+      // The client reads nothing yet: the gateway may fill the socket buffers, then must wait.
+      socket.pause();
       socket.write(GET());
       await waitFor(() => produced > 0);
-      socket.pause();
-      // While the client reads nothing, the gateway may fill socket buffers, then must wait.
       let last = -1;
       while (produced !== last) {
         last = produced;

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import type {
   Application,
@@ -562,5 +563,13 @@ describe("the rule table", () => {
   it("every rule the validator knows has a test above that breaks it", () => {
     const untested = Object.keys(RULES).filter((rule) => !tested.has(rule));
     expect(untested).toEqual([]);
+  });
+
+  it("docs/tsgi.md lists every rule name", async () => {
+    const doc = await readFile(new URL("../../../docs/tsgi.md", import.meta.url), "utf8");
+    const listed = (rule: string) =>
+      doc.includes(`\`${rule}\``) || doc.includes(`\`${rule.slice(rule.indexOf(".") + 1)}\``);
+    const missing = Object.keys(RULES).filter((rule) => !listed(rule));
+    expect(missing).toEqual([]);
   });
 });

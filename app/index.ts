@@ -1,0 +1,91 @@
+/**
+ * The demo application: every job PEP 3333 gives middleware, composed into one TSGI app.
+ *
+ *   /             the hello page
+ *   /api/…        a Fastify app (JSON routes, schema validation), through the Fastify adapter
+ *   /environ      this request's environ as XML, rendered to HTML by the XSLT middleware
+ *   /environ.xml  the same XML, raw
+ *   /proxy/…      a reverse proxy / load balancer in front of $PROXY_UPSTREAMS
+ *   /proxy-health the proxy's view of its upstreams, as JSON
+ *
+ * A router (`urlMap`) dispatches by path prefix and shifts SCRIPT_NAME/PATH_INFO, so each app
+ * sees its own root. `trail` records the middleware each request passed through.
+ * `npm start` serves this module's default export.
+ */
+import type { Application } from "../tsgi/types.js";
+import { createApi } from "./api.js";
+import { ENVIRON_STYLESHEET } from "./environ-stylesheet.js";
+import { environView } from "./environ-view.js";
+import { fromFastify } from "./fastify-adapter.js";
+import { hello } from "./hello.js"; // TODO(lead): mount helloPage from ./hello-page.js at "/"
+import { trail } from "./middleware-trail.js";
+import { proxy } from "./proxy.js";
+import { notFound, urlMap } from "./routing.js";
+import { xslt } from "./xslt.js";
+
+function plainText(status: `${number} ${string}`, text: string): Application {
+  const body = new TextEncoder().encode(text);
+  return (_environ, startResponse) => {
+    startResponse(status, [
+      ["Content-Type", "text/plain; charset=utf-8"],
+      ["Content-Length", String(body.length)],
+    ]);
+    return [body];
+  };
+}
+
+function json(value: () => unknown): Application {
+  return (_environ, startResponse) => {
+    const body = new TextEncoder().encode(JSON.stringify(value(), null, 2) + "\n");
+    startResponse("200 OK", [
+      ["Content-Type", "application/json"],
+      ["Content-Length", String(body.length)],
+      ["Cache-Control", "no-store"],
+    ]);
+    return [body];
+  };
+}
+
+/** The app at "/" answers the root only; other unmatched paths get the router's 404. */
+function rootOnly(app: Application): Application {
+  return (environ, startResponse) =>
+    environ.PATH_INFO === "" || environ.PATH_INFO === "/"
+      ? app(environ, startResponse)
+      : notFound(environ, startResponse);
+}
+
+const PROXY_HELP =
+  "The proxy has no upstreams. Start the demo with PROXY_UPSTREAMS set to a comma-separated\n" +
+  "list of upstream URLs, e.g. PROXY_UPSTREAMS=http://127.0.0.1:9001,http://127.0.0.1:9002\n";
+
+/** The proxy mounts, configured from `PROXY_UPSTREAMS` (or a 503 explaining how to set it). */
+function proxyMounts(upstreamList: string | undefined): Record<string, Application> {
+  const upstreams = (upstreamList ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+  if (upstreams.length === 0) {
+    const help = plainText("503 Service Unavailable", PROXY_HELP);
+    return { "/proxy": help, "/proxy-health": help };
+  }
+  const forwarder = proxy({ upstreams });
+  return {
+    "/proxy": trail("proxy")(forwarder),
+    "/proxy-health": json(() => forwarder.health()),
+  };
+}
+
+/** Builds the demo; `env` is where PROXY_UPSTREAMS is read (the process environment by default). */
+export function createDemo(env: Record<string, string | undefined> = process.env): Application {
+  const router = urlMap({
+    "/": rootOnly(hello),
+    "/api": trail("fastify-adapter")(fromFastify(createApi())),
+    "/environ": trail("xslt")(xslt(ENVIRON_STYLESHEET)(environView)),
+    "/environ.xml": environView,
+    ...proxyMounts(env["PROXY_UPSTREAMS"]),
+  });
+  return trail("router")(router);
+}
+
+export const demo = createDemo();
+export default demo;
