@@ -274,7 +274,7 @@ export function barChartSvg(summaries: Summary[], title: string): string {
   const barWidth = 420;
   const rowHeight = 26;
   const top = 40;
-  const width = labelWidth + barWidth + 90;
+  const width = labelWidth + barWidth + 170;
   const height = top + ran.length * rowHeight + 20;
   const max = Math.max(1, ...ran.map((s) => s.rps));
   const bars = ran.map((s, i) => {
@@ -285,7 +285,7 @@ export function barChartSvg(summaries: Summary[], title: string): string {
     return [
       `<text x="${labelWidth - 8}" y="${y + 16}" text-anchor="end">${escapeXml(s.label)}</text>`,
       `<rect x="${labelWidth}" y="${y + 3}" width="${w}" height="${rowHeight - 8}" fill="${colour}"/>`,
-      `<text x="${labelWidth + w + 6}" y="${y + 16}">${Math.round(s.rps)}</text>`,
+      `<text x="${labelWidth + w + 6}" y="${y + 16}">${Math.round(s.rps)} · p99 ${fixed(s.p99, 1)} ms</text>`,
     ].join("");
   });
   return [

@@ -123,6 +123,8 @@ async function start(
 
 async function main(): Promise<void> {
   const o = options();
+  if (spawnSync("wrk", ["--version"]).error !== undefined)
+    fail("wrk is not installed: the bench drives every contestant with it (apt-get install wrk)");
   const where = placement(o.pin);
   const scratch = mkdtempSync(join(tmpdir(), "foobar-bench-"));
   const all = contestants(o.workers, { root });

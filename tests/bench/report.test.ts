@@ -176,6 +176,7 @@ describe("tables and chart", () => {
     expect(svg.match(/<rect x=/g)).toHaveLength(7);
     expect(svg).toContain('width="420"'); // node-cluster-2, the fastest
     expect(svg).toContain("req/s &lt;hello&gt;");
+    expect(svg).toContain(">1900 · p99 4.0 ms<");
   });
 
   it("points the project's nginx config at loopback and keeps the rest", () => {
