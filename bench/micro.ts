@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { hello } from "../app/hello.js";
+import { createDemo } from "../app/index.js";
 import { buildEnviron, type ServerContext } from "../gateway/environ.js";
 import { fileWrapper } from "../gateway/file-wrapper.js";
 import { createRequestHandler } from "../gateway/handler.js";
@@ -100,6 +101,8 @@ const context: ServerContext = {
   trustedProxies: new TrustedProxies("127.0.0.1,::1"),
 };
 const handle = createRequestHandler(hello, { context, log });
+// The demo app (router, trail middleware) serves the same hello at "/".
+const handleDemo = createRequestHandler(createDemo({}), { context, log });
 const body = Buffer.from("Hello, World!");
 
 /**
@@ -144,6 +147,10 @@ const cases: [string, () => void][] = [
   ],
   ["whole exchange, hello app, wrk's 1 header", () => handle(wrk, response())],
   ["whole exchange, hello app, a browser's 9 headers", () => handle(browser, response())],
+  [
+    "whole exchange, demo router + trail → hello, wrk's 1 header",
+    () => handleDemo(wrk, response()),
+  ],
 ];
 
 /** Each case runs in a fresh process, so one case's JIT feedback cannot slow another down. */
