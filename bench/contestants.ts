@@ -146,6 +146,7 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
     ],
   });
 
+  // Each one sits next to the ones it is compared with: within a round they run seconds apart.
   return [
     {
       id: "node-http",
@@ -156,28 +157,12 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       commands: (p) => [{ command: node, args: [server("node-http.js"), String(p)] }],
     },
     {
-      id: `node-cluster-${n}`,
-      label: `node:http cluster ${n}w`,
-      workers: n,
-      path: "/",
-      skipReason: undefined,
-      commands: (p) => [{ command: node, args: [server("node-http.js"), String(p), String(n)] }],
-    },
-    {
       id: "fastify-1",
       label: "Fastify 1w",
       workers: 1,
       path: "/",
       skipReason: undefined,
       commands: (p) => [{ command: node, args: [server("fastify.js"), String(p)] }],
-    },
-    {
-      id: `fastify-${n}`,
-      label: `Fastify cluster ${n}w`,
-      workers: n,
-      path: "/",
-      skipReason: undefined,
-      commands: (p) => [{ command: node, args: [server("fastify.js"), String(p), String(n)] }],
     },
     {
       id: "foobar-1",
@@ -188,12 +173,28 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       commands: (p) => [foobar(p, 1, hello)],
     },
     {
+      id: `node-cluster-${n}`,
+      label: `node:http cluster ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("node-http.js"), String(p), String(n)] }],
+    },
+    {
       id: `foobar-${n}`,
       label: `foobar ${n}w`,
       workers: n,
       path: "/",
       skipReason: undefined,
       commands: (p) => [foobar(p, n, hello)],
+    },
+    {
+      id: `fastify-${n}`,
+      label: `Fastify cluster ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("fastify.js"), String(p), String(n)] }],
     },
     {
       id: `foobar-demo-${n}`,

@@ -176,6 +176,7 @@ async function main(): Promise<void> {
         const cpuMs = cpuMsOf(started.running.pids) - cpuBefore;
         const loaded = memoryOf(started.running.pids);
         result.samples.push({
+          round,
           load,
           idleRssKiB: idle.totalKiB,
           loadedRssKiB: loaded.totalKiB,
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
     readyTimes["foobar-2"] === undefined ? undefined : median(readyTimes["foobar-2"]);
   const clusterReady =
     readyTimes["node-cluster-2"] === undefined ? undefined : median(readyTimes["node-cluster-2"]);
-  const checks = checkTargets(summaries, o.workers, foobarReady);
+  const checks = checkTargets([...results.values()], o.workers, foobarReady);
   const cpu = cpus();
   const machine = [
     `- CPU: ${cpu.length} × ${cpu[0]?.model ?? "?"}; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
@@ -247,6 +248,9 @@ async function main(): Promise<void> {
     table,
     "",
     "## Targets (issue #6)",
+    "",
+    "Each ratio is the median of per-round ratios: within a round the two contestants ran",
+    "seconds apart, so a noisy moment on the machine weighs on both sides of the ratio.",
     "",
     targets,
     "",

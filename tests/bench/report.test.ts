@@ -6,11 +6,13 @@ import {
   checkTargets,
   markdownTable,
   median,
+  pairedRatio,
   resultsTable,
   summarize,
   targetMet,
   targetsTable,
   type ContestantResult,
+  type RoundSample,
   type Summary,
 } from "../../bench/report.js";
 import {
@@ -87,7 +89,8 @@ function result(
     id,
     label: id,
     workers,
-    samples: rps.map((r) => ({
+    samples: rps.map((r, i) => ({
+      round: i + 1,
       load: load(r, p99, 1),
       idleRssKiB: rss * (workers > 1 ? workers + 1 : 1),
       loadedRssKiB: rss * 2,
@@ -112,7 +115,7 @@ describe("summaries", () => {
   });
 });
 
-function summaries(foobar2: number, foobarP99: number): Summary[] {
+function results(foobar2: number, foobarP99: number): ContestantResult[] {
   return [
     result("node-http", 1, [1000], 4, 50_000),
     result("node-cluster-2", 2, [2000], 4),
@@ -121,12 +124,23 @@ function summaries(foobar2: number, foobarP99: number): Summary[] {
     result("foobar-1", 1, [950]),
     result("foobar-2", 2, [foobar2], foobarP99, 55_000),
     result("gunicorn-sync-2", 2, [600]),
-  ].map(summarize);
+  ];
 }
 
+const summaries = (foobar2: number, foobarP99: number): Summary[] =>
+  results(foobar2, foobarP99).map(summarize);
+
 describe("targets", () => {
+  it("pairs rounds: the median of per-round ratios, rounds missing on one side left out", () => {
+    const a = result("a", 1, [100, 300, 999]);
+    const b = result("b", 1, [50, 400]);
+    const rps = (s: RoundSample) => s.load.requestsPerSecond;
+    expect(pairedRatio(a, b, rps)).toBeCloseTo((2 + 0.75) / 2);
+    expect(pairedRatio(a, result("c", 1, []), rps)).toBeNaN();
+  });
+
   it("computes each ratio of issue #6 and its verdict", () => {
-    const checks = checkTargets(summaries(1900, 4.4), 2, 300);
+    const checks = checkTargets(results(1900, 4.4), 2, 300);
     const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
     expect(byName["foobar 2w / node cluster 2w, req/s"]!.value).toBeCloseTo(0.95);
     expect(byName["foobar 2w / node cluster 2w, p99"]!.value).toBeCloseTo(1.1);
@@ -138,14 +152,16 @@ describe("targets", () => {
   });
 
   it("reports a target missed as missed", () => {
-    const checks = checkTargets(summaries(1700, 6), 2, 700);
+    const checks = checkTargets(results(1700, 6), 2, 700);
     expect(checks.map(targetMet)).toEqual([false, false, true, true, false, true, false]);
     expect(targetsTable(checks)).toContain("MISSED");
   });
 
   it("marks a target unmeasured when a contestant it needs was skipped", () => {
-    const list = summaries(1900, 4);
-    list.find((s) => s.id === "gunicorn-sync-2")!.skipped = "gunicorn is not installed";
+    const list = results(1900, 4);
+    const gunicornResult = list.find((s) => s.id === "gunicorn-sync-2")!;
+    gunicornResult.skipped = "gunicorn is not installed";
+    gunicornResult.samples = [];
     const checks = checkTargets(list, 2, undefined);
     const gunicorn = checks.find((c) => c.name.includes("Gunicorn"))!;
     expect(targetMet(gunicorn)).toBeUndefined();
