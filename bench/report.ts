@@ -42,6 +42,8 @@ export interface Summary {
   idleRssPerWorkerKiB: number;
   loadedRssKiB: number;
   cpuMicrosPerRequest: number;
+  /** req/s of each round, in order: how much the machine's noise moved it. */
+  rpsByRound: number[];
 }
 
 export function median(values: number[]): number {
@@ -67,6 +69,7 @@ export function summarize(result: ContestantResult): Summary {
     idleRssPerWorkerKiB: median(s.map(idleRssPerWorker)),
     loadedRssKiB: Math.max(...s.map((x) => x.loadedRssKiB)),
     cpuMicrosPerRequest: median(s.map((x) => x.cpuMicrosPerRequest)),
+    rpsByRound: s.map((x) => x.load.requestsPerSecond),
   };
 }
 
@@ -233,7 +236,7 @@ export function resultsTable(summaries: Summary[], workers: number): string {
   const base = (w: number) => summaries.find((s) => s.id === (w > 1 ? ids.cluster : ids.node));
   const rows = summaries.map((s) => {
     if (s.skipped !== undefined)
-      return [s.label, String(s.workers), "skipped", "", "", "", "", "", "", ""];
+      return [s.label, String(s.workers), "skipped", "", "", "", "", "", "", "", ""];
     const reference = base(s.workers);
     return [
       s.label,
@@ -246,6 +249,7 @@ export function resultsTable(summaries: Summary[], workers: number): string {
       mib(s.idleRssKiB),
       mib(s.loadedRssKiB),
       fixed(s.cpuMicrosPerRequest, 1),
+      s.rpsByRound.map((rps) => `${(rps / 1000).toFixed(1)}k`).join(" "),
     ];
   });
   const skipped = summaries
@@ -263,9 +267,10 @@ export function resultsTable(summaries: Summary[], workers: number): string {
       "RSS idle MiB",
       "RSS loaded MiB",
       "CPU µs/req",
+      "req/s by round",
     ],
     rows,
-    [false, true, true, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true, true, true, false],
   );
   return skipped.length === 0 ? table : `${table}\n\n${skipped.join("\n")}`;
 }

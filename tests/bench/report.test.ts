@@ -183,6 +183,7 @@ describe("tables and chart", () => {
     const table = resultsTable(list, 2);
     expect(table).toMatch(/\| foobar-2 +\| +2 \| +1900 \| +0\.95 \|/);
     expect(table).toMatch(/\| foobar-1 +\| +1 \| +950 \| +0\.95 \|/);
+    expect(table).toMatch(/\| 1\.9k +\|$/m);
     expect(table).toMatch(/\| nginx-return-2 +\| +2 \| +skipped \|/);
     expect(table).toContain("- skipped: nginx-return-2 — nginx is not installed");
   });
