@@ -1,0 +1,16 @@
+# Stand-in for the official node image (node:20-bookworm-slim) where no registry is reachable:
+# Debian minbase + the host's node and npm, at the official image's paths, with its `node` user.
+# The host's CA bundle is added so npm can reach the registry through a TLS-inspecting proxy.
+ARG DEBIAN_IMAGE=foobar-base/debian:bookworm
+FROM ${DEBIAN_IMAGE}
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY node /usr/local/bin/node
+COPY npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+ && groupadd --gid 1000 node \
+ && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \
+ && node --version && npm --version
+ENV NODE_VERSION=20 NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    npm_config_cafile=/etc/ssl/certs/ca-certificates.crt
+CMD ["node"]

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the official base images, for machines that can reach Debian's
+# package mirror but no container registry (air-gapped CI, this project's own CI):
+#
+#   foobar-base/debian:bookworm   debootstrap --variant=minbase bookworm, then `docker import`
+#   foobar-base/node:20           that + the host's node and npm + the host's CA bundle
+#   foobar-base/nginx:bookworm    that + Debian's nginx package, laid out like the official image
+#
+# Each stand-in is also tagged under the official name the project defaults to
+# (node:20-bookworm-slim, nginx:1.28-bookworm), so `docker build -t foobar .` and
+# `docker compose up` work unchanged: Docker uses a local image of that name and never pulls it.
+# On a machine with a registry, don't run this script: the official images are used.
+#
+# Usage: docker/build-local-base-images.sh [--rebuild]      (run as root or a docker-group user)
+# Env:   DEBIAN_MIRROR (default: the first bookworm URI in /etc/apt/sources.list.d/debian.sources)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+NODE_OFFICIAL=${NODE_OFFICIAL:-node:20-bookworm-slim}
+NGINX_OFFICIAL=${NGINX_OFFICIAL:-nginx:1.28-bookworm}
+DEBIAN_IMAGE=foobar-base/debian:bookworm
+NODE_IMAGE=foobar-base/node:20
+NGINX_IMAGE=foobar-base/nginx:bookworm
+rebuild=false
+[ "${1:-}" = "--rebuild" ] && rebuild=true
+
+log() { printf 'base-images: %s\n' "$*" >&2; }
+have_image() { ! $rebuild && docker image inspect "$1" >/dev/null 2>&1; }
+
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  local uri
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_debian() {
+  if have_image "$DEBIAN_IMAGE"; then log "$DEBIAN_IMAGE exists"; return; fi
+  command -v debootstrap >/dev/null || { log "debootstrap is not installed (apt-get install debootstrap)"; exit 1; }
+  local rootfs
+  rootfs=$(mktemp -d /tmp/foobar-rootfs.XXXXXX)
+  trap 'rm -rf "$rootfs"' RETURN
+  log "debootstrap minbase bookworm from $(debian_mirror) (about 40 s)"
+  debootstrap --variant=minbase bookworm "$rootfs" "$(debian_mirror)" >/dev/null
+  # Like the official debian image: no apt cache, the same sources the host uses.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  echo "deb $(debian_mirror) bookworm main" >"$rootfs/etc/apt/sources.list"
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
+  log "built $DEBIAN_IMAGE"
+}
+
+build_node() {
+  if have_image "$NODE_IMAGE"; then log "$NODE_IMAGE exists"; else
+    local context node_bin npm_dir
+    context=$(mktemp -d /tmp/foobar-node-context.XXXXXX)
+    trap 'rm -rf "$context"' RETURN
+    node_bin=$(readlink -f "$(command -v node)")
+    npm_dir=$(dirname "$(dirname "$node_bin")")/lib/node_modules/npm
+    [ -d "$npm_dir" ] || npm_dir=$(npm root -g)/npm
+    cp "$node_bin" "$context/node"
+    cp -r "$npm_dir" "$context/npm"
+    cp /etc/ssl/certs/ca-certificates.crt "$context/ca-certificates.crt"
+    cp base-images/node.Dockerfile "$context/Dockerfile"
+    log "building $NODE_IMAGE from the host's node $("$node_bin" --version)"
+    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t "$NODE_IMAGE" "$context" >/dev/null
+  fi
+  docker tag "$NODE_IMAGE" "$NODE_OFFICIAL"
+  log "$NODE_OFFICIAL -> $NODE_IMAGE (local stand-in)"
+}
+
+build_nginx() {
+  if have_image "$NGINX_IMAGE"; then log "$NGINX_IMAGE exists"; else
+    log "building $NGINX_IMAGE from Debian's nginx package"
+    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t "$NGINX_IMAGE" \
+      -f base-images/nginx.Dockerfile base-images >/dev/null
+  fi
+  docker tag "$NGINX_IMAGE" "$NGINX_OFFICIAL"
+  log "$NGINX_OFFICIAL -> $NGINX_IMAGE (local stand-in)"
+}
+
+docker info >/dev/null 2>&1 || { log "no Docker engine reachable (is dockerd running?)"; exit 1; }
+build_debian
+build_node
+build_nginx
