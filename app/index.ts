@@ -17,7 +17,7 @@ import { createApi } from "./api.js";
 import { ENVIRON_STYLESHEET } from "./environ-stylesheet.js";
 import { environView } from "./environ-view.js";
 import { fromFastify } from "./fastify-adapter.js";
-import { hello } from "./hello.js"; // TODO(lead): mount helloPage from ./hello-page.js at "/"
+import { helloPage } from "./hello-page.js";
 import { trail } from "./middleware-trail.js";
 import { proxy } from "./proxy.js";
 import { notFound, urlMap } from "./routing.js";
@@ -78,7 +78,7 @@ function proxyMounts(upstreamList: string | undefined): Record<string, Applicati
 /** Builds the demo; `env` is where PROXY_UPSTREAMS is read (the process environment by default). */
 export function createDemo(env: Record<string, string | undefined> = process.env): Application {
   const router = urlMap({
-    "/": rootOnly(hello),
+    "/": rootOnly(helloPage),
     "/api": trail("fastify-adapter")(fromFastify(createApi())),
     "/environ": trail("xslt")(xslt(ENVIRON_STYLESHEET)(environView)),
     "/environ.xml": environView,

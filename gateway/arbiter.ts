@@ -14,7 +14,8 @@
  * Signal handlers only queue the signal; all the work happens in the loop.
  */
 import cluster, { type Worker as ClusterWorker } from "node:cluster";
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { connect } from "node:net";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +57,26 @@ interface WorkerExit {
   pid: number;
   code: number | null;
   signal: string | null;
+}
+
+/**
+ * A unix socket file left by a master that was killed makes listen() fail with EADDRINUSE.
+ * Remove it — but only if nothing answers on it (another server may own it).
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) return;
+  } catch {
+    return; // no such file
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on("error", () => resolve(false));
+  });
+  if (!alive) unlinkSync(path);
 }
 
 /** Stops the whole server instead of respawning (a worker that cannot boot would loop). */
@@ -144,8 +165,13 @@ export class Arbiter implements ServerView {
   async start(): Promise<void> {
     this.log.info("Starting gateway %s", VERSION);
     if (this.settings.pidfile !== null) {
-      this.#pidfile = new Pidfile(this.settings.pidfile);
-      this.#pidfile.create(this.pid);
+      const pidfile = new Pidfile(this.settings.pidfile);
+      try {
+        pidfile.create(this.pid);
+      } catch (error) {
+        throw new HaltServer((error as Error).message, 1);
+      }
+      this.#pidfile = pidfile;
     }
     await callHook(this.hooks, "on_starting", this.log, this);
     for (const name of SIGNALS)
@@ -166,6 +192,7 @@ export class Arbiter implements ServerView {
       this.#wakeup();
     });
 
+    await this.#prepareSockets();
     if (this.settings.metrics_bind !== null) {
       this.#metrics = await MasterMetrics.create();
       this.#metricsServer = this.#metrics.listen(
@@ -176,6 +203,13 @@ export class Arbiter implements ServerView {
     this.log.info("Using worker: cluster (pre-fork accept, SCHED_NONE)");
     this.numWorkers = this.settings.workers;
     this.manageWorkers();
+  }
+
+  async #prepareSockets(): Promise<void> {
+    for (const bind of this.settings.bind) {
+      const address = parseAddress(bind);
+      if ("path" in address) await removeStaleSocket(address.path);
+    }
   }
 
   // ---- the loop's helpers ----
@@ -199,8 +233,8 @@ export class Arbiter implements ServerView {
     this.#wake?.();
   }
 
-  #onMessage(process: ClusterWorker, message: WorkerMessage): void {
-    const worker = this.workers.get(process.process.pid ?? 0);
+  #onMessage(child: ClusterWorker, message: WorkerMessage): void {
+    const worker = this.workers.get(child.process.pid ?? 0);
     if (worker === undefined) return;
     worker.lastHeartbeat = performance.now();
     if (message.gateway === "ready") {
@@ -222,6 +256,9 @@ export class Arbiter implements ServerView {
       worker.state = "retiring";
       worker.reason = "max_requests";
       this.manageWorkers(); // spawns the replacement
+      // Others can take the traffic meanwhile: stop it now. A lone worker waits until its
+      // replacement is ready, or the listening socket (owned by the workers) would close.
+      if (this.#byAge("ready").length > 0) this.stopWorker(worker, "max_requests");
     }
   }
 
@@ -238,10 +275,13 @@ export class Arbiter implements ServerView {
       if (worker === undefined) continue;
       this.workers.delete(exit.pid);
       this.#removeScoreboard(worker);
-      if (!halting && exit.code === WORKER_BOOT_ERROR)
-        throw new HaltServer(`worker (pid:${exit.pid}) failed to boot`, WORKER_BOOT_ERROR);
-      if (!halting && exit.code === APP_LOAD_ERROR)
-        throw new HaltServer(`the app failed to load (see the error above)`, APP_LOAD_ERROR);
+      const bootError = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
+      if (bootError && !halting && worker.state !== "stopping") {
+        if (this.#abandonReload(exit.code!)) continue;
+        throw exit.code === APP_LOAD_ERROR
+          ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
+          : new HaltServer(`worker (pid:${exit.pid}) failed to boot`, WORKER_BOOT_ERROR);
+      }
       if (exit.signal === "SIGKILL" && !worker.killed)
         this.log.error("Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", exit.pid);
       else if (exit.signal !== null && !worker.killed && worker.state !== "stopping")
@@ -256,6 +296,26 @@ export class Arbiter implements ServerView {
       callHookSync(this.hooks, "child_exit", this.log, this, worker);
     }
     this.#metrics?.setWorkers(this.workers.size);
+  }
+
+  /**
+   * A new worker started by HUP cannot boot (broken code or config deployed): rather than
+   * stop the server as at startup, keep the previous workers serving and drop the new ones.
+   * Returns false when no previous worker is left to fall back on.
+   */
+  #abandonReload(exitCode: number): boolean {
+    const previous = this.#byAge("retiring").filter((worker) => worker.reason === "reload");
+    if (previous.length === 0) return false;
+    this.log.error(
+      "Reload failed: new workers cannot boot (exit code %d); the previous workers keep serving",
+      exitCode,
+    );
+    for (const worker of previous) {
+      worker.state = "ready";
+      delete worker.reason;
+    }
+    for (const worker of this.#byAge("booting")) this.stopWorker(worker, "reload failed");
+    return true;
   }
 
   /** Kills workers whose heartbeat stopped (a blocked event loop) or who overstay a stop. */
@@ -386,6 +446,7 @@ export class Arbiter implements ServerView {
       this.#pidfile.create(this.pid);
     }
     this.numWorkers = this.settings.workers;
+    await this.#prepareSockets();
     await callHook(this.hooks, "on_reload", this.log, this);
     // Old workers keep serving until each new worker is ready (see #onMessage).
     for (const worker of this.workers.values())

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { isIP } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import { LEVELS, type Level } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { HOOK_NAMES, type Hooks, isHookName } from "./hooks.js";
@@ -36,6 +36,9 @@ export interface Settings {
   limit_request_line: number;
   limit_request_fields: number;
   limit_request_field_size: number;
+  limit_request_body: number;
+  header_timeout: number;
+  request_timeout: number;
   root_path: string;
   forwarded_allow_ips: string;
   pidfile: string | null;
@@ -129,11 +132,11 @@ export function parseAddress(text: string): Address {
   return { host: host === "" ? "0.0.0.0" : host, port };
 }
 
-export function formatAddress(address: Address): string {
-  if ("path" in address) return `unix:${address.path}`;
-  return isIP(address.host) === 6
-    ? `http://[${address.host}]:${address.port}`
-    : `http://${address.host}:${address.port}`;
+/** How a listening server's address reads in the log: `http://HOST:PORT` or `unix:PATH`. */
+export function describeListener(where: AddressInfo | string | null): string {
+  if (typeof where === "string" || where === null) return `unix:${where ?? ""}`;
+  const host = where.family === "IPv6" ? `[${where.address}]` : where.address;
+  return `http://${host}:${where.port}`;
 }
 
 function asBindList(value: unknown): string[] {
@@ -351,6 +354,39 @@ export const SETTINGS: readonly AnySpec[] = [
     defaultText: "8190",
     validate: requestFieldSizeLimit,
     description: "Longest header field, name and value (0 means 8190); longer gets 431.",
+  },
+  {
+    name: "limit_request_body",
+    flag: "limit-request-body",
+    meta: "BYTES",
+    section: "Security",
+    default: constant(0),
+    defaultText: "0",
+    validate: nonNegativeInt,
+    description:
+      "Largest request body (0: unlimited); a larger Content-Length gets 413 before the app runs, a larger chunked body fails the app's read with 413.",
+  },
+  {
+    name: "header_timeout",
+    flag: "header-timeout",
+    meta: "SECONDS",
+    section: "Security",
+    default: constant(20),
+    defaultText: "20",
+    validate: seconds,
+    description:
+      "Time a client has to send the request line and headers (0: none); after it, 408 and close.",
+  },
+  {
+    name: "request_timeout",
+    flag: "request-timeout",
+    meta: "SECONDS",
+    section: "Security",
+    default: constant(60),
+    defaultText: "60",
+    validate: seconds,
+    description:
+      "Time a client has to send the whole request, body included (0: none); after it, 408 and close.",
   },
   {
     name: "forwarded_allow_ips",

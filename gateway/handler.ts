@@ -38,6 +38,8 @@ export interface HandlerOptions {
   beforeRequest?: (request: IncomingMessage, environ: Environ) => void;
   /** Called after each response, whatever happened (access log, metrics, `post_request`). */
   afterResponse?: (record: ExchangeRecord) => void;
+  /** Largest request body in bytes, enforced as the app reads it; 0 = no limit. */
+  limitRequestBody?: number;
 }
 
 const NO_HEADERS: HeaderList = [];
@@ -254,8 +256,13 @@ class Exchange {
   fail(error: unknown): void {
     this.finished = true;
     if (error instanceof BadRequest) {
-      this.code = 400;
-      sendPlainResponse(this.response, 400, error.message);
+      this.code = error.status;
+      this.options.log.warning(
+        "Invalid request from ip=%s: %s",
+        this.request.socket.remoteAddress,
+        error.message,
+      );
+      sendPlainResponse(this.response, error.status, error.message);
     } else if (error instanceof ContractViolation) {
       this.options.log.error("%s: TSGI contract violation: %s", this.describe(), error.message);
     } else {
@@ -448,6 +455,7 @@ export function createRequestHandler(
       const input = new RequestInput(
         request,
         expectsContinue ? () => response.writeContinue() : undefined,
+        options.limitRequestBody,
       );
       exchange.input = input;
       const environ = buildEnviron(request, input, context);

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { InputStream } from "../tsgi/types.js";
+import { RequestBodyTooLarge } from "./errors.js";
 
 const EMPTY = new Uint8Array(0);
 const NEWLINE = 0x0a;
@@ -19,15 +20,21 @@ export class RequestInput implements InputStream {
   #ended = false;
   /** Called once, before the first read: answers `Expect: 100-continue`. */
   #beforeFirstRead: (() => void) | undefined;
+  /** `limit_request_body` (0 = none): a chunked body has no length to check up front. */
+  readonly #limit: number;
+  #received = 0;
+  #tooLarge = false;
 
-  constructor(request: IncomingMessage, beforeFirstRead?: () => void) {
+  constructor(request: IncomingMessage, beforeFirstRead?: () => void, limit = 0) {
     this.#request = request;
     this.#beforeFirstRead = beforeFirstRead;
+    this.#limit = limit;
   }
 
   /** True once the app has started reading and has not reached the end of the body. */
   get partlyRead(): boolean {
-    return this.#source !== undefined && !this.#ended;
+    // A body over the limit is never drained: the 413 closes the connection instead.
+    return this.#source !== undefined && !this.#ended && !this.#tooLarge;
   }
 
   async read(size?: number): Promise<Uint8Array> {
@@ -75,6 +82,7 @@ export class RequestInput implements InputStream {
 
   /** Moves one chunk from the socket into the buffer; false at the end of the body. */
   async #pull(): Promise<boolean> {
+    if (this.#tooLarge) throw this.#tooLargeError();
     if (this.#ended) return false;
     if (this.#source === undefined) {
       this.#beforeFirstRead?.();
@@ -87,11 +95,20 @@ export class RequestInput implements InputStream {
       return false;
     }
     const chunk = next.value;
+    this.#received += chunk.length;
+    if (this.#limit > 0 && this.#received > this.#limit) {
+      this.#tooLarge = true;
+      throw this.#tooLargeError();
+    }
     if (chunk.length > 0) {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
     }
     return true;
+  }
+
+  #tooLargeError(): RequestBodyTooLarge {
+    return new RequestBodyTooLarge(`Request body is too large (limit ${this.#limit} bytes)`);
   }
 
   #indexOfNewline(from: number): number {

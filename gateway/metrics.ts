@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { ExchangeRecord } from "./handler.js";
-import type { Address } from "./config.js";
+import { describeListener, type Address } from "./config.js";
 import type { Logger } from "./log.js";
 
 import type * as PromClientModule from "prom-client";
@@ -21,6 +21,8 @@ async function promClient(): Promise<PromClient> {
 /** A worker's side: counts requests and their durations. */
 export async function createWorkerMetrics(): Promise<(record: ExchangeRecord) => void> {
   const client = await promClient();
+  // Constructing one is what makes prom-client answer the master's IPC queries in a worker.
+  new client.AggregatorRegistry();
   const requests = new client.Counter({
     name: "gateway_http_requests_total",
     help: "Responses sent, by status code.",
@@ -102,14 +104,8 @@ export class MasterMetrics {
       );
     });
     server.on("error", (error) => log.error("Metrics listener: %s", error.message));
-    const announce = () => {
-      const where = server.address();
-      const text =
-        typeof where === "string" || where === null
-          ? `unix:${where ?? ""}`
-          : `http://${where.family === "IPv6" ? `[${where.address}]` : where.address}:${where.port}`;
-      log.info("Serving metrics at: %s/metrics", text);
-    };
+    const announce = () =>
+      log.info("Serving metrics at: %s/metrics", describeListener(server.address()));
     if ("path" in address) server.listen(address.path, announce);
     else server.listen(address.port, address.host, announce);
     return server;

@@ -12,6 +12,7 @@ import { createRequestHandler, type ExchangeRecord } from "./handler.js";
 import { Logger } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { sendPlainResponse } from "./plain-response.js";
+import { createRequestGuard } from "./request-guard.js";
 import { SOFTWARE } from "./version.js";
 
 export interface ServerSettings {
@@ -24,6 +25,12 @@ export interface ServerSettings {
   limit_request_field_size: number;
   /** True when several worker processes serve the same app. */
   multiprocess: boolean;
+  /** Largest request body in bytes (413 above it); 0 = no limit. */
+  limit_request_body: number;
+  /** Seconds a client has to send the request line and headers (408 after it); 0 = none. */
+  header_timeout: number;
+  /** Seconds a client has to send the whole request, body included (408 after it); 0 = none. */
+  request_timeout: number;
 }
 
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
@@ -34,7 +41,28 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
   limit_request_fields: 100,
   limit_request_field_size: 8190,
   multiprocess: false,
+  limit_request_body: 0,
+  header_timeout: 20,
+  request_timeout: 60,
 };
+
+/** Node's timeout options for our settings (it checks timeouts on a timer, not per byte). */
+function timeoutOptions(settings: ServerSettings) {
+  const request = settings.request_timeout * 1000;
+  // Node insists headers time out no later than the whole request.
+  const headers =
+    request > 0
+      ? Math.min(settings.header_timeout * 1000, request)
+      : settings.header_timeout * 1000;
+  const shortest = Math.min(...[headers, request].filter((ms) => ms > 0));
+  return {
+    headersTimeout: headers,
+    requestTimeout: request,
+    connectionsCheckingInterval: Number.isFinite(shortest)
+      ? Math.min(Math.max(shortest / 4, 100), 5000)
+      : 30_000,
+  };
+}
 
 export interface GatewayServerOptions {
   log?: Logger;
@@ -79,7 +107,10 @@ export function createGatewayServer(
     log,
     beforeRequest: options.beforeRequest,
     afterResponse: options.afterResponse,
+    limitRequestBody: settings.limit_request_body,
   });
+
+  const guard = createRequestGuard(settings, log);
 
   function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
     // A stopping worker still answers what arrives on open connections, then closes them.
@@ -90,12 +121,16 @@ export function createGatewayServer(
       log.warning("Invalid request from ip=%s: %s", request.socket.remoteAddress, problem[1]);
       return;
     }
+    if (guard.refuse(request, response)) return;
     handle(request, response, expects);
   }
 
   const server = createServer(
     {
       keepAliveTimeout: settings.keepalive * 1000,
+      ...timeoutOptions(settings),
+      // The request guard checks Host itself, so the refusal is logged and explained.
+      requireHostHeader: false,
       // Room for Gunicorn's limits: the request line plus every allowed header field.
       maxHeaderSize: Math.min(
         settings.limit_request_line +
@@ -110,6 +145,9 @@ export function createGatewayServer(
   server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) =>
     onRequest(request, response, true),
   );
+  server.on("checkExpectation", guard.onUnmetExpectation);
+  server.on("clientError", guard.onClientError);
+  server.on("connect", guard.onConnect);
   return server;
 }
 

@@ -16,7 +16,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import type { IncomingMessage, Server } from "node:http";
 import { AccessLog } from "./access-log.js";
 import { AppImportError, loadApp } from "./app-loader.js";
-import { loadHooks, parseAddress, type Settings } from "./config.js";
+import { describeListener, loadHooks, parseAddress, type Settings } from "./config.js";
 import type { ExchangeRecord } from "./handler.js";
 import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } from "./hooks.js";
 import { LogFile, Logger } from "./log.js";
@@ -166,6 +166,8 @@ export class Worker implements WorkerView {
         this.#countRequest();
       },
     };
+    // tsgi.multiprocess is true even with one worker (Gunicorn says workers > 1): a HUP reload,
+    // a max_requests replacement or a TTIN can run another process with the same app at any time.
     const serverSettings = { ...settings, multiprocess: true };
     const addresses: string[] = [];
     for (const bind of settings.bind) {
@@ -184,16 +186,7 @@ export class Worker implements WorkerView {
         this.log.error("Cannot listen on %s: %s", bind, error.message);
         process.exit(WORKER_BOOT_ERROR);
       });
-      const onListening = () => {
-        const where = server.address();
-        resolve(
-          typeof where === "string" || where === null
-            ? `unix:${where ?? ""}`
-            : where.family === "IPv6"
-              ? `http://[${where.address}]:${where.port}`
-              : `http://${where.address}:${where.port}`,
-        );
-      };
+      const onListening = () => resolve(describeListener(server.address()));
       const backlog = this.settings.backlog;
       if ("path" in address) server.listen({ path: address.path, backlog }, onListening);
       else server.listen({ host: address.host, port: address.port, backlog }, onListening);

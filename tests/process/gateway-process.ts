@@ -3,7 +3,7 @@
  * signals, and drive bounded load loops over loopback.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { resolve } from "node:path";
 
@@ -63,20 +63,18 @@ export class GatewayProcess {
   async ready(workers = 1): Promise<this> {
     const [match] = await this.waitForLog(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/);
     this.port = Number(match![1]);
-    await waitUntil(async () => (await this.workerPids()).length >= workers);
+    // Every worker holds the listening socket once it listens (SCHED_NONE shares the socket).
+    await waitUntil(() => {
+      const inode = listeningInode(this.port);
+      const holders = childrenOf(this.pid).filter((pid) => holdsSocket(pid, inode));
+      return inode !== "" && holders.length >= workers;
+    });
     return this;
   }
 
-  /** PIDs of the worker processes (the master's children). */
+  /** PIDs of the worker processes (the master's children), from /proc (no `ps` needed). */
   async workerPids(): Promise<number[]> {
-    try {
-      return execFileSync("ps", ["-o", "pid=", "--ppid", String(this.pid)], { encoding: "utf8" })
-        .split("\n")
-        .map((line) => Number(line.trim()))
-        .filter((pid) => pid > 0);
-    } catch {
-      return []; // ps exits 1 when there are none
-    }
+    return childrenOf(this.pid);
   }
 
   signal(name: NodeJS.Signals): void {
@@ -96,6 +94,55 @@ export class GatewayProcess {
       }
     await this.exited;
   }
+}
+
+function readProc(pid: string, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return ""; // the process is gone
+  }
+}
+
+/** Children of `parent`: /proc/PID/stat is "pid (comm) state ppid …". */
+export function childrenOf(parent: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      const stat = readProc(pid, "stat");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[1]) === parent && fields[0] !== "Z";
+    })
+    .map(Number);
+}
+
+/** The inode of the socket listening on 127.0.0.1:`port`, from /proc/net/tcp. */
+function listeningInode(port: number): string {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readProc("self", "net/tcp").split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local && fields[3] === "0A") return fields[9] ?? ""; // 0A: LISTEN
+  }
+  return "";
+}
+
+function holdsSocket(pid: number, inode: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** What `ps` shows as a process's command line: process.title rewrites it. */
+export function commandLine(pid: number): string {
+  return readProc(String(pid), "cmdline").replace(/\0+/g, " ").trim();
 }
 
 export async function waitUntil(
@@ -124,7 +171,9 @@ export function get(port: number, path: string, agent: Agent | false = false): P
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
       response.on("error", reject);
     });
-    req.on("error", reject);
+    // Say whether the request went out on a kept-alive connection: a failure there is a
+    // request the server dropped, one on a fresh connection was never accepted.
+    req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
     req.end();
   });
 }
@@ -166,8 +215,9 @@ export async function loadLoop(
         }
         result.bodies.set(reply.body, (result.bodies.get(reply.body) ?? 0) + 1);
       } catch (error) {
+        const { message, reusedSocket } = error as Error & { reusedSocket?: boolean };
         result.failed += 1;
-        result.errors.push((error as Error).message);
+        result.errors.push(`${reusedSocket ? "kept-alive" : "new"} connection: ${message}`);
       }
     }
   }

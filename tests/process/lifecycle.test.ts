@@ -2,9 +2,17 @@
  * The arbiter keeps workers serving through crashes and stuck event loops, stops gracefully
  * on TERM and at once on INT, and refuses to start a broken app.
  */
-import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { APPS, GatewayProcess, get, loadLoop, sleep, waitUntil } from "./gateway-process.js";
+import {
+  APPS,
+  childrenOf,
+  commandLine,
+  GatewayProcess,
+  get,
+  loadLoop,
+  sleep,
+  waitUntil,
+} from "./gateway-process.js";
 
 const started: GatewayProcess[] = [];
 function gateway(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
@@ -20,13 +28,7 @@ describe("workers", () => {
   it("runs N workers with process titles that tell master and workers apart", async () => {
     const server = await gateway(["-w", "2", "-n", "titles", `${APPS}/slow.js`]).ready(2);
     const titles = () =>
-      execFileSync(
-        "ps",
-        ["-o", "args=", "--pid", String(server.pid), "--ppid", String(server.pid)],
-        {
-          encoding: "utf8",
-        },
-      );
+      [server.pid, ...childrenOf(server.pid)].map((pid) => commandLine(pid)).join("\n");
     // A worker sets its title as it boots: wait for both.
     await waitUntil(() => (titles().match(/gateway: worker \[titles\]/g) ?? []).length === 2);
     expect(titles()).toContain("gateway: master [titles]");
@@ -63,8 +65,9 @@ describe("workers", () => {
     const stuck = get(server.port, "/spin?from=test").catch((error: Error) => error);
     const spunAt = Date.now();
     // Let one worker take the /spin connection alone: a connection accepted in the same
-    // wake-up as it would be stuck behind the busy loop and reset with it.
-    await sleep(200);
+    // wake-up (libuv accepts every pending connection at once) would be stuck behind the busy
+    // loop and reset with it. From then on the other worker accepts every new connection.
+    await sleep(500);
     // Fresh connections during the stall: the other worker accepts them all.
     let served = 0;
     while (!server.log.includes("WORKER TIMEOUT")) {
@@ -117,6 +120,20 @@ describe("stopping", () => {
     const { code } = await server.exited;
     expect(code).toBe(0);
     expect(Date.now() - termAt).toBeLessThan(10_000);
+  });
+
+  it("TERM during a keep-alive load loop: no request on an open connection is lost", async () => {
+    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+    const loop = loadLoop(server.port, { total: 100_000, concurrency: 10, until: server.exited });
+    await sleep(500);
+    server.signal("SIGTERM");
+    const result = await loop;
+    expect((await server.exited).code).toBe(0);
+    expect(result.ok).toBeGreaterThan(100);
+    // Requests on open connections are answered (with Connection: close). New connections
+    // made as the listener closes are refused, or reset if they were still waiting in the
+    // kernel's accept queue: the server never saw those requests.
+    expect(result.errors.filter((error) => error.startsWith("kept-alive"))).toEqual([]);
   });
 
   it("INT exits at once, without waiting for slow requests", async () => {

@@ -1,0 +1,143 @@
+/**
+ * The hello page in a real browser, through the running stack: Debian's headless Chromium,
+ * driven by playwright-core, loads the page from nginx (or the gateway itself when nginx is not
+ * installed), checks the environ table and the worker pid, and saves the screenshot the README
+ * shows (docs/images/hello-page.png).
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NGINX, ROOT, startStack, type Stack } from "./stack.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOT = join(ROOT, "docs/images/hello-page.png");
+const inCi = process.env.CI === "true";
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium && !inCi)
+  console.warn(`browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+
+describe("a browser needs Chromium in CI", () => {
+  it.runIf(inCi)(`finds ${CHROMIUM}`, () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing; .ci/run installs it`).toBe(true);
+  });
+});
+
+describe.runIf(haveChromium)("the hello page in Chromium", () => {
+  let stack: Stack;
+  let browser: Browser;
+  let page: Page;
+  const browserErrors: string[] = [];
+
+  beforeAll(async () => {
+    const nginx = existsSync(NGINX);
+    if (!nginx) console.warn(`${NGINX} is missing: the browser talks to the gateway directly`);
+    stack = await startStack({ nginx });
+    console.info(
+      `browser test: ${stack.app} on ${stack.workers} worker(s), ` +
+        (stack.viaNginx
+          ? `nginx in front (${stack.projectNginxConfig ? "nginx/foobar.conf" : "a stand-in config: nginx/foobar.conf is missing"})`
+          : "no nginx, gateway directly") +
+        `, at ${stack.url}`,
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    // A blocked style, a script error or a refused load would show up here (CSP reports too).
+    page.on("console", (message) => {
+      if (message.type() === "error") browserErrors.push(message.text());
+    });
+    page.on("pageerror", (error) => browserErrors.push(error.message));
+    // The page must work offline: any request that leaves loopback fails the test.
+    await page.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function load(): Promise<void> {
+    const response = await page.goto(stack.url + "/");
+    expect(response?.status(), stack.output()).toBe(200);
+    expect(response?.headers()["content-type"]).toBe("text/html; charset=utf-8");
+  }
+
+  async function environ(): Promise<Map<string, string>> {
+    const rows = await page
+      .locator("#environ tbody tr")
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.querySelector("th")?.textContent ?? "",
+          tr.querySelector("td")?.textContent ?? "",
+        ]),
+      );
+    return new Map(rows as [string, string][]);
+  }
+
+  it("says hello and shows the environ the app received", async () => {
+    await load();
+    await expect(page.locator("h1").textContent()).resolves.toBe("Hello, World!");
+    const table = await environ();
+    expect(table.get("REQUEST_METHOD")).toBe('"GET"');
+    expect(table.get("PATH_INFO")).toBe('"/"');
+    expect(table.get("HTTP_USER_AGENT")).toMatch(/Chrome/);
+    expect(table.get("HTTP_ACCEPT")).toMatch(/text\/html/);
+    expect(table.get("tsgi.version")).toBe("[1,0]");
+    expect(table.get("tsgi.url_scheme")).toBe('"http"');
+    expect(table.get("tsgi.input")).toMatch(/^<\w+>$/);
+    if (stack.viaNginx) {
+      // nginx added X-Forwarded-For; the gateway trusts loopback proxies, so REMOTE_ADDR is the browser.
+      expect(table.get("HTTP_X_FORWARDED_FOR")).toBe('"127.0.0.1"');
+      expect(table.get("REMOTE_ADDR")).toBe('"127.0.0.1"');
+    }
+  });
+
+  it("shows the pid of the worker that served it", async () => {
+    const seen = new Set<number>();
+    // A few reloads: with several workers, more than one may answer (not guaranteed, not asserted).
+    for (let reload = 0; reload < 6; reload++) {
+      await load();
+      seen.add(Number(await page.locator("#worker-pid").textContent()));
+    }
+    for (const pid of seen) {
+      if (stack.workers > 1) {
+        // A worker is a child of the arbiter, never the arbiter itself.
+        expect(pid).not.toBe(stack.gatewayPid);
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        expect(status).toMatch(new RegExp(`^PPid:\\s+${stack.gatewayPid}$`, "m"));
+      } else {
+        expect(pid).toBe(stack.gatewayPid);
+      }
+    }
+    console.info(`browser test: worker pids seen: ${[...seen].join(", ")}`);
+  });
+
+  it("shows the middleware trail", async () => {
+    await load();
+    const trail = (await page.locator("#middleware-trail").textContent()) ?? "";
+    if (stack.app.startsWith("dist/app/index.js")) expect(trail).toMatch(/→ app$/);
+    else expect(trail).toBe("(none)");
+  });
+
+  it("loads with no errors in the browser's console", () => {
+    expect(browserErrors).toEqual([]);
+  });
+
+  it("saves the screenshot the README shows", async () => {
+    await load();
+    mkdirSync(join(ROOT, "docs/images"), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const png = readFileSync(SCREENSHOT);
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    expect(png.length).toBeGreaterThan(10_000);
+  });
+});

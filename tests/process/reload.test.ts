@@ -1,0 +1,126 @@
+/**
+ * Changing the workers while traffic flows: HUP (new code), TTIN/TTOU (count) and
+ * max-requests recycling — none of them may fail a request.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { APPS, GatewayProcess, get, loadLoop, sleep, waitUntil } from "./gateway-process.js";
+
+const started: GatewayProcess[] = [];
+function gateway(args: string[]): GatewayProcess {
+  const server = new GatewayProcess(["-b", "127.0.0.1:0", ...args]);
+  started.push(server);
+  return server;
+}
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((server) => server.kill()));
+});
+
+const scratch = mkdtempSync(join(tmpdir(), "gateway-reload-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function writeVersionedApp(path: string, version: string): void {
+  writeFileSync(
+    path,
+    `const body = new TextEncoder().encode("${version}\\n");
+export default function versioned(environ, startResponse) {
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return [body];
+}
+`,
+  );
+}
+
+describe("HUP", () => {
+  it("serves new app code after HUP with zero failed requests during a keep-alive load loop", async () => {
+    const app = join(scratch, "versioned.js");
+    writeVersionedApp(app, "v1");
+    const server = await gateway(["-w", "2", app]).ready(2);
+    expect((await get(server.port, "/")).body).toBe("v1\n");
+
+    let switched!: () => void;
+    const done = new Promise<void>((resolve) => (switched = resolve));
+    const loop = loadLoop(server.port, { total: 20_000, concurrency: 10, until: done });
+    await sleep(300);
+    writeVersionedApp(app, "v2");
+    server.signal("SIGHUP");
+    await server.waitForLog(/Worker exiting/, 2); // both old workers stopped
+    await sleep(500); // and traffic kept flowing afterwards
+    switched();
+    const result = await loop;
+
+    expect(result.errors).toEqual([]);
+    expect(result.failed).toBe(0);
+    expect(result.bodies.get("v1\n")).toBeGreaterThan(0);
+    expect(result.bodies.get("v2\n")).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) expect((await get(server.port, "/")).body).toBe("v2\n");
+    expect(await server.workerPids()).toHaveLength(2);
+  });
+
+  it("keeps the previous workers serving when the new app code cannot be imported", async () => {
+    const app = join(scratch, "deploy.js");
+    writeVersionedApp(app, "good");
+    const server = await gateway(["-w", "2", app]).ready(2);
+    writeFileSync(app, "throw new Error('bad deploy');\n");
+    server.signal("SIGHUP");
+    await server.waitForLog(/Reload failed: new workers cannot boot \(exit code 4\)/);
+    await sleep(1500); // no respawn loop, no halt
+    expect(server.child.exitCode).toBeNull();
+    expect(server.log.match(/bad deploy/g)?.length).toBeLessThanOrEqual(2);
+    for (let i = 0; i < 5; i++) expect((await get(server.port, "/")).body).toBe("good\n");
+    expect(await server.workerPids()).toHaveLength(2);
+  });
+
+  it("keeps the running configuration when the new config file is broken", async () => {
+    const config = join(scratch, "reload.config.js");
+    writeFileSync(config, "export const workers = 1;\n");
+    const server = await gateway(["-c", config, `${APPS}/slow.js`]).ready(1);
+    writeFileSync(config, "export const workers = 'many';\n");
+    server.signal("SIGHUP");
+    await server.waitForLog(/Reload failed, keeping the running configuration: .*workers/);
+    expect((await get(server.port, "/")).status).toBe(200);
+  });
+});
+
+describe("TTIN and TTOU", () => {
+  it("add and remove one worker", async () => {
+    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+    server.signal("SIGTTIN");
+    await waitUntil(async () => (await server.workerPids()).length === 3);
+    await sleep(1000); // let the new worker reach listen() before the old ones go
+    // One signal at a time: the kernel merges a signal sent again before the first is handled.
+    server.signal("SIGTTOU");
+    await waitUntil(async () => (await server.workerPids()).length === 2);
+    server.signal("SIGTTOU");
+    await waitUntil(async () => (await server.workerPids()).length === 1);
+    server.signal("SIGTTOU"); // never below one
+    await sleep(1500);
+    expect(await server.workerPids()).toHaveLength(1);
+    expect((await get(server.port, "/")).status).toBe(200);
+  });
+});
+
+describe("max-requests", () => {
+  it("recycles workers under a load loop of 2,000 requests without a failed request", async () => {
+    const server = await gateway([
+      "-w",
+      "2",
+      "--max-requests",
+      "50",
+      "--max-requests-jitter",
+      "10",
+      `${APPS}/slow.js`,
+    ]).ready(2);
+    const result = await loadLoop(server.port, { total: 2000, concurrency: 10 });
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBe(2000);
+    // A retiring worker stops at once when a sibling can take its traffic; otherwise it
+    // serves on until its replacement is ready. Either way, many workers took part.
+    const pids = new Set(result.bodies.keys());
+    console.log(`max-requests: ${pids.size} workers served 2,000 requests`);
+    expect(pids.size).toBeGreaterThan(5);
+    expect(server.log).toMatch(/Autorestarting worker after current request/);
+  });
+});
