@@ -7,7 +7,8 @@
  * runs in its own process, in timed batches after a warm-up; the median is reported.
  */
 import { execFileSync } from "node:child_process";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { IncomingMessage, type ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { hello } from "../app/hello.js";
 import { createDemo } from "../app/index.js";
@@ -15,6 +16,7 @@ import { buildEnviron, type ServerContext } from "../gateway/environ.js";
 import { fileWrapper } from "../gateway/file-wrapper.js";
 import { createRequestHandler } from "../gateway/handler.js";
 import { RequestInput } from "../gateway/input.js";
+import { requestRefusal } from "../gateway/request-guard.js";
 import { Logger } from "../gateway/log.js";
 import { TrustedProxies } from "../gateway/trusted-proxies.js";
 import { SOFTWARE } from "../gateway/version.js";
@@ -127,6 +129,19 @@ export let sink: unknown;
 
 const wrk = request(WRK_HEADERS);
 const browser = request(BROWSER_HEADERS);
+/** A real IncomingMessage, as Node makes one per request (its `headers` are built lazily). */
+const idleSocket = new Socket();
+function nodeRequest(rawHeaders: string[]): IncomingMessage {
+  const message = new IncomingMessage(idleSocket);
+  message.method = "GET";
+  message.url = "/";
+  message.httpVersionMajor = 1;
+  message.httpVersionMinor = 1;
+  message.rawHeaders = rawHeaders;
+  return message;
+}
+const guardSettings = { limit_request_body: 0 };
+
 const cases: [string, () => void][] = [
   [
     "raw node:http handler (writeHead + end)",
@@ -147,6 +162,18 @@ const cases: [string, () => void][] = [
   ],
   ["whole exchange, hello app, wrk's 1 header", () => handle(wrk, response())],
   ["whole exchange, hello app, a browser's 9 headers", () => handle(browser, response())],
+  [
+    "Node's IncomingMessage (made per request anyway)",
+    () => void (sink = nodeRequest(WRK_HEADERS)),
+  ],
+  [
+    "  + request guard (requestRefusal), wrk's 1 header",
+    () => void (sink = requestRefusal(nodeRequest(WRK_HEADERS), guardSettings)),
+  ],
+  [
+    "  + request guard (requestRefusal), a browser's 9 headers",
+    () => void (sink = requestRefusal(nodeRequest(BROWSER_HEADERS), guardSettings)),
+  ],
   [
     "whole exchange, demo router + trail → hello, wrk's 1 header",
     () => handleDemo(wrk, response()),
