@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Environ, HeaderList, ResponseBody, StartResponse, Write } from "../tsgi/types.js";
-import { forbidsBody, headersProblem, statusProblem } from "../tsgi/rules.js";
+import { forbidsBody, headerProblem, headersProblem, statusProblem } from "../tsgi/rules.js";
 import { buildEnviron, type ServerContext } from "./environ.js";
 import { BadRequest, ContractViolation } from "./errors.js";
 import { RequestInput } from "./input.js";
@@ -45,6 +45,44 @@ export interface HandlerOptions {
 const NO_HEADERS: HeaderList = [];
 
 type Body = ResponseBody;
+
+// An app sends the same few statuses and headers on every request. Checking them costs regular
+// expressions per header per request, so remember the ones that passed (exact strings; bounded,
+// so an app that makes up new values cannot grow the memory without limit).
+const CHECKED_LIMIT = 1000;
+const goodStatuses = new Set<string>();
+const goodHeaderValues = new Map<string, Set<string>>();
+let goodHeaderCount = 0;
+
+function checkedStatus(status: unknown): string | null {
+  if (typeof status === "string" && goodStatuses.has(status)) return null;
+  const problem = statusProblem(status);
+  if (problem === null && goodStatuses.size < CHECKED_LIMIT) goodStatuses.add(status as string);
+  return problem;
+}
+
+function checkedHeaders(headers: unknown): string | null {
+  if (!Array.isArray(headers)) return headersProblem(headers);
+  for (let i = 0; i < headers.length; i++) {
+    const header: unknown = headers[i];
+    if (Array.isArray(header) && header.length === 2) {
+      const values = goodHeaderValues.get(header[0] as string);
+      if (values !== undefined && values.has(header[1] as string)) continue;
+    }
+    const problem = headerProblem(header);
+    if (problem !== null) return problem;
+    if (goodHeaderCount < CHECKED_LIMIT) {
+      const [name, value] = header as [string, string];
+      let values = goodHeaderValues.get(name);
+      if (values === undefined) goodHeaderValues.set(name, (values = new Set()));
+      if (!values.has(value)) {
+        values.add(value);
+        goodHeaderCount++;
+      }
+    }
+  }
+  return null;
+}
 
 function isThenable(value: unknown): value is PromiseLike<Body> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
@@ -89,7 +127,7 @@ class Exchange {
     } else if (this.status !== undefined) {
       throw new ContractViolation("start_response() called a second time without excInfo");
     }
-    const problem = statusProblem(status) ?? headersProblem(headers);
+    const problem = checkedStatus(status) ?? checkedHeaders(headers);
     if (problem !== null) throw new ContractViolation(problem);
     let declared = -1;
     let hasServer = false;
@@ -162,6 +200,23 @@ class Exchange {
       this.response.on("drain", done);
       this.response.on("close", done);
     });
+  }
+
+  /** True if `chunk` is the whole rest of the body: no Content-Length, or exactly what it declared. */
+  completesBody(chunk: Uint8Array): boolean {
+    if (this.response.destroyed) return false; // the client left: transmit() handles that
+    return this.declaredLength < 0 || this.bytes + chunk.length === this.declaredLength;
+  }
+
+  /**
+   * Sends the last chunk and ends the response in one call: `response.end(chunk)` skips the
+   * cork and the extra tick that `write(chunk)` then `end()` cost Node on every request.
+   */
+  endWith(chunk: Uint8Array): void {
+    this.finished = true;
+    this.bytes += chunk.length;
+    this.response.end(chunk);
+    this.closeBody();
   }
 
   /** Ends a response whose body has been fully produced. */
@@ -307,9 +362,15 @@ export function createRequestHandler(
       return;
     }
     if (!exchange.headersSent) exchange.sendHeaders(total);
+    let last = chunks.length - 1;
+    while (chunks[last]!.length === 0) last--;
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i]!;
       if (chunk.length === 0) continue;
+      if (i === last && exchange.completesBody(chunk)) {
+        exchange.endWith(chunk);
+        return;
+      }
       const drained = exchange.transmit(chunk);
       if (drained !== undefined || exchange.aborted) {
         // The socket is full (or the app's Content-Length is used up): finish asynchronously.

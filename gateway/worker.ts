@@ -54,8 +54,9 @@ function send(message: WorkerMessage): void {
 
 /**
  * The scoreboard: a small file per worker holding the request line it last started, written
- * with one positioned write per request (no allocation, ~1 µs) so the master can name the
- * request when this worker's loop is stuck and cannot answer anything any more.
+ * with one positioned write per request (no allocation, ~1.5 µs; skipped when the line is the
+ * one already there) so the master can name the request when this worker's loop is stuck and
+ * cannot answer anything any more.
  */
 class Scoreboard {
   readonly #fd: number;
@@ -63,11 +64,18 @@ class Scoreboard {
   constructor(path: string) {
     this.#fd = openSync(path, "w");
   }
+  #lastMethod = "";
+  #lastUrl = "";
   note(method: string, url: string): void {
+    // The file already says this (the same request line as the previous request): a write
+    // would change nothing and costs a system call (~1.5 µs of CPU) on every request.
+    if (url === this.#lastUrl && method === this.#lastMethod) return;
     const length = this.#buffer.write(`${method} ${url}`.slice(0, 500), 0, "latin1");
     this.#buffer[length] = 0x0a;
     try {
       writeSync(this.#fd, this.#buffer, 0, length + 1, 0);
+      this.#lastMethod = method;
+      this.#lastUrl = url;
     } catch {
       // Only a diagnostic: never fail a request over it.
     }

@@ -1,0 +1,252 @@
+/**
+ * The contestants: every server serves the same 13-byte `Hello, World!` on 127.0.0.1.
+ * Each says how to start it on a given port, or why it cannot run on this machine (skipped).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "./processes.js";
+
+export interface Contestant {
+  id: string;
+  label: string;
+  workers: number;
+  /** The path the hello body is served at. */
+  path: string;
+  /** Why it cannot run here, or undefined. */
+  skipReason: string | undefined;
+  /** The processes to start for `port` (the one the load generator hits); `scratch` is a temp dir. */
+  commands(port: number, scratch: string, extraPort: number): Command[];
+}
+
+export interface Layout {
+  /** The repository root (with dist/ built). */
+  root: string;
+}
+
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** nginx's main file around `httpBody`: foreground, files in `scratch`, `workers` processes. */
+export function nginxConfig(workers: number, scratch: string, httpBody: string): string {
+  return `worker_processes ${workers};
+daemon off;
+master_process on;
+pid ${scratch}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${scratch}/body;
+  proxy_temp_path ${scratch}/proxy;
+  fastcgi_temp_path ${scratch}/fastcgi;
+  uwsgi_temp_path ${scratch}/uwsgi;
+  scgi_temp_path ${scratch}/scgi;
+${httpBody}
+}
+`;
+}
+
+/** The ceiling: nginx answering by itself. */
+export function nginxReturnServer(port: number): string {
+  return `server {
+    listen 127.0.0.1:${port};
+    location / {
+      default_type text/plain;
+      return 200 "Hello, World!";
+    }
+  }`;
+}
+
+/** A bare keep-alive proxy, used when the project's nginx/foobar.conf is not there. */
+export function nginxMinimalProxy(port: number, upstreamPort: number): string {
+  return `upstream gateway {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://gateway;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }`;
+}
+
+/**
+ * The project's own nginx/foobar.conf, pointed at loopback: its upstream `server` becomes the
+ * gateway's port, its `listen` the bench's port, its access log a file in `scratch`.
+ */
+export function nginxProjectProxy(
+  text: string,
+  port: number,
+  upstreamPort: number,
+  scratch: string,
+): string {
+  const rewrites: [RegExp, string][] = [
+    [/^(\s*)server\s+[^\s;]+:\d+;/m, `$1server 127.0.0.1:${upstreamPort};`],
+    [/^(\s*)listen\s+[^;]*;/m, `$1listen 127.0.0.1:${port};`],
+  ];
+  let result = text;
+  for (const [pattern, replacement] of rewrites) {
+    if (!pattern.test(result)) throw new Error(`nginx/foobar.conf: no line matches ${pattern}`);
+    result = result.replace(pattern, replacement);
+  }
+  return result.replace(/access_log\s+\/[^\s;]+/g, `access_log ${scratch}/access.log`);
+}
+
+function writeNginxConfig(scratch: string, text: string): string {
+  mkdirSync(scratch, { recursive: true });
+  const file = join(scratch, "nginx.conf");
+  writeFileSync(file, text);
+  return file;
+}
+
+export function contestants(workers: number, { root }: Layout): Contestant[] {
+  const node = process.execPath;
+  const server = (name: string) => join(root, "dist/bench/servers", name);
+  const cli = join(root, "dist/gateway/cli.js");
+  const hello = join(root, "dist/app/hello.js");
+  const demo = join(root, "dist/app/index.js");
+  const noNginx = hasCommand("nginx") ? undefined : "nginx is not installed";
+  const noGunicorn = hasCommand("gunicorn") ? undefined : "gunicorn is not installed";
+  const n = workers;
+
+  /** The gateway's own CLI: a master and `count` pre-forked workers serving `module`. */
+  const foobar = (port: number, count: number, module: string): Command => ({
+    command: node,
+    args: [cli, "-w", String(count), "-b", `127.0.0.1:${port}`, module],
+  });
+  const projectNginx = join(root, "nginx/foobar.conf");
+  const nginx = (scratch: string, conf: string): Command => ({
+    command: "nginx",
+    args: ["-e", "stderr", "-p", scratch, "-c", conf],
+  });
+  const gunicorn = (port: number, extra: string[]): Command => ({
+    command: "gunicorn",
+    args: [
+      "--chdir",
+      join(root, "bench/servers"),
+      "-w",
+      String(n),
+      "-b",
+      `127.0.0.1:${port}`,
+      "--log-level",
+      "warning",
+      ...extra,
+      "wsgi_hello:app",
+    ],
+  });
+
+  // Each one sits next to the ones it is compared with: within a round they run seconds apart.
+  return [
+    {
+      id: "node-http",
+      label: "node:http",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("node-http.js"), String(p)] }],
+    },
+    {
+      id: "fastify-1",
+      label: "Fastify 1w",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("fastify.js"), String(p)] }],
+    },
+    {
+      id: "foobar-1",
+      label: "foobar 1w",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [foobar(p, 1, hello)],
+    },
+    {
+      id: `node-cluster-${n}`,
+      label: `node:http cluster ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("node-http.js"), String(p), String(n)] }],
+    },
+    {
+      id: `foobar-${n}`,
+      label: `foobar ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [foobar(p, n, hello)],
+    },
+    {
+      id: `fastify-${n}`,
+      label: `Fastify cluster ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("fastify.js"), String(p), String(n)] }],
+    },
+    {
+      id: `foobar-demo-${n}`,
+      label: `foobar ${n}w + demo middleware`,
+      workers: n,
+      // The demo's router serves hello at "/" (through its trail middleware); the bench checks
+      // the 13-byte body before measuring, so a different page there fails loudly.
+      path: "/",
+      skipReason: existsSync(demo)
+        ? undefined
+        : "the demo app (dist/app/index.js, branch middleware) has not landed",
+      commands: (p) => [foobar(p, n, demo)],
+    },
+    {
+      id: `nginx-foobar-${n}`,
+      label: `nginx ${n}w → foobar ${n}w${existsSync(projectNginx) ? "" : " (bench nginx config)"}`,
+      workers: n,
+      path: "/",
+      skipReason: noNginx,
+      commands: (p, scratch, upstream) => {
+        const proxy = existsSync(projectNginx)
+          ? nginxProjectProxy(readFileSync(projectNginx, "utf8"), p, upstream, scratch)
+          : nginxMinimalProxy(p, upstream);
+        const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
+        return [foobar(upstream, n, hello), nginx(scratch, conf)];
+      },
+    },
+    {
+      id: `gunicorn-sync-${n}`,
+      label: `Gunicorn sync ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: noGunicorn,
+      commands: (p) => [gunicorn(p, [])],
+    },
+    {
+      id: `gunicorn-gthread-${n}`,
+      label: `Gunicorn gthread ${n}w×4t`,
+      workers: n,
+      path: "/",
+      skipReason: noGunicorn,
+      commands: (p) => [gunicorn(p, ["-k", "gthread", "--threads", "4", "--keep-alive", "2"])],
+    },
+    {
+      id: `nginx-return-${n}`,
+      label: `nginx ${n}w return 200 (ceiling)`,
+      workers: n,
+      path: "/",
+      skipReason: noNginx,
+      commands: (p, scratch) => [
+        nginx(scratch, writeNginxConfig(scratch, nginxConfig(n, scratch, nginxReturnServer(p)))),
+      ],
+    },
+  ];
+}

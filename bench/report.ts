@@ -1,0 +1,322 @@
+/**
+ * Turns measurements into the answer: medians per contestant, the target ratios, the Markdown
+ * table (printed and written to bench/results.md) and an SVG bar chart. Pure functions only, so
+ * tests/bench can check them without starting a server.
+ */
+import type { LoadResult } from "./wrk.js";
+
+/** One contestant's measurements in one round. */
+export interface RoundSample {
+  /** Which round (1, 2, …) it was measured in. */
+  round: number;
+  load: LoadResult;
+  /** VmRSS of all its processes, in KiB: just before the load, and at its end. */
+  idleRssKiB: number;
+  loadedRssKiB: number;
+  /** VmRSS of each worker process when idle (the master excluded), in KiB. */
+  idleWorkerRssKiB: number[];
+  /** Server CPU time (user + system, all its processes) per request served, in µs. */
+  cpuMicrosPerRequest: number;
+}
+
+export interface ContestantResult {
+  id: string;
+  label: string;
+  workers: number;
+  /** Why it did not run (a missing binary, a branch not landed yet), when it did not. */
+  skipped?: string;
+  samples: RoundSample[];
+}
+
+export interface Summary {
+  id: string;
+  label: string;
+  workers: number;
+  skipped?: string;
+  rounds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  idleRssKiB: number;
+  idleRssPerWorkerKiB: number;
+  loadedRssKiB: number;
+  cpuMicrosPerRequest: number;
+  /** req/s of each round, in order: how much the machine's noise moved it. */
+  rpsByRound: number[];
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function summarize(result: ContestantResult): Summary {
+  const s = result.samples;
+  return {
+    id: result.id,
+    label: result.label,
+    workers: result.workers,
+    skipped: result.skipped,
+    rounds: s.length,
+    rps: median(s.map((x) => x.load.requestsPerSecond)),
+    p50: median(s.map((x) => x.load.p50)),
+    p99: median(s.map((x) => x.load.p99)),
+    errors: s.reduce((sum, x) => sum + x.load.errors, 0),
+    idleRssKiB: median(s.map((x) => x.idleRssKiB)),
+    idleRssPerWorkerKiB: median(s.map(idleRssPerWorker)),
+    loadedRssKiB: Math.max(...s.map((x) => x.loadedRssKiB)),
+    cpuMicrosPerRequest: median(s.map((x) => x.cpuMicrosPerRequest)),
+    rpsByRound: s.map((x) => x.load.requestsPerSecond),
+  };
+}
+
+/** One target of issue #6: `value` compared with `limit`, or why it could not be measured. */
+export interface TargetCheck {
+  name: string;
+  value: number;
+  comparison: ">=" | "<=";
+  limit: number;
+  unit: "x" | "ms";
+  /** Set when a contestant it needs was skipped or failed. */
+  unmeasured?: string;
+}
+
+export function targetMet(check: TargetCheck): boolean | undefined {
+  if (check.unmeasured !== undefined || !Number.isFinite(check.value)) return undefined;
+  return check.comparison === ">=" ? check.value >= check.limit : check.value <= check.limit;
+}
+
+/** The ids the targets refer to, for `workers` = N. */
+export function contestantIds(workers: number) {
+  return {
+    node: "node-http",
+    cluster: `node-cluster-${workers}`,
+    fastify1: "fastify-1",
+    fastifyN: `fastify-${workers}`,
+    foobar1: "foobar-1",
+    foobarN: `foobar-${workers}`,
+    gunicornSync: `gunicorn-sync-${workers}`,
+  };
+}
+
+type Metric = (sample: RoundSample) => number;
+const requestsPerSecond: Metric = (s) => s.load.requestsPerSecond;
+const p99: Metric = (s) => s.load.p99;
+const idleRss: Metric = (s) => s.idleRssKiB;
+const idleRssPerWorker: Metric = (s) =>
+  s.idleWorkerRssKiB.reduce((sum, kib) => sum + kib, 0) / s.idleWorkerRssKiB.length;
+
+/**
+ * `a`'s metric over `b`'s, round by round, and the median of those ratios. Within one round the
+ * two ran seconds apart, so a slow minute on a shared machine hits both sides of each ratio.
+ */
+export function pairedRatio(
+  a: ContestantResult,
+  b: ContestantResult,
+  metricA: Metric,
+  metricB: Metric = metricA,
+): number {
+  const ratios: number[] = [];
+  for (const sample of a.samples) {
+    const other = b.samples.find((s) => s.round === sample.round);
+    if (other !== undefined) ratios.push(metricA(sample) / metricB(other));
+  }
+  return median(ratios);
+}
+
+/** Computes the issue's targets from the results (and the measured start-to-ready time). */
+export function checkTargets(
+  results: ContestantResult[],
+  workers: number,
+  startToReadyMs: number | undefined,
+): TargetCheck[] {
+  const ids = contestantIds(workers);
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const ratio = (
+    name: string,
+    [a, b]: [string, string],
+    metrics: [Metric, Metric],
+    comparison: ">=" | "<=",
+    limit: number,
+  ): TargetCheck => {
+    const check: TargetCheck = { name, value: NaN, comparison, limit, unit: "x" };
+    const left = byId.get(a);
+    const right = byId.get(b);
+    const ran = (r: ContestantResult | undefined) => r !== undefined && r.samples.length > 0;
+    if (!ran(left) || !ran(right))
+      return { ...check, unmeasured: `${ran(left) ? b : a} did not run` };
+    return { ...check, value: pairedRatio(left!, right!, metrics[0], metrics[1]) };
+  };
+  const n = workers;
+  const startToReady = {
+    name: "foobar 2w start to ready",
+    comparison: "<=",
+    limit: 500,
+    unit: "ms",
+  } as const;
+  return [
+    ratio(
+      `foobar ${n}w / node cluster ${n}w, req/s`,
+      [ids.foobarN, ids.cluster],
+      [requestsPerSecond, requestsPerSecond],
+      ">=",
+      0.9,
+    ),
+    ratio(
+      `foobar ${n}w / node cluster ${n}w, p99`,
+      [ids.foobarN, ids.cluster],
+      [p99, p99],
+      "<=",
+      1.2,
+    ),
+    ratio(
+      "foobar 1w / Fastify 1w, req/s",
+      [ids.foobar1, ids.fastify1],
+      [requestsPerSecond, requestsPerSecond],
+      ">=",
+      1,
+    ),
+    ratio(
+      `foobar ${n}w / Fastify ${n}w, req/s`,
+      [ids.foobarN, ids.fastifyN],
+      [requestsPerSecond, requestsPerSecond],
+      ">=",
+      1,
+    ),
+    ratio(
+      `foobar ${n}w / Gunicorn sync ${n}w, req/s`,
+      [ids.foobarN, ids.gunicornSync],
+      [requestsPerSecond, requestsPerSecond],
+      ">=",
+      3,
+    ),
+    ratio(
+      `foobar ${n}w idle RSS per worker / bare node:http process`,
+      [ids.foobarN, ids.node],
+      [idleRssPerWorker, idleRss],
+      "<=",
+      1.3,
+    ),
+    startToReadyMs === undefined
+      ? { ...startToReady, value: NaN, unmeasured: "not measured" }
+      : { ...startToReady, value: startToReadyMs },
+  ];
+}
+
+const fixed = (value: number, digits: number) =>
+  Number.isFinite(value) ? value.toFixed(digits) : "–";
+const mib = (kib: number) => fixed(kib / 1024, 1);
+
+/** A Markdown table; columns padded so it also reads well in a terminal. */
+export function markdownTable(
+  header: string[],
+  rows: string[][],
+  alignRight: boolean[] = [],
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    "| " +
+    cells
+      .map((c, i) => (alignRight[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join(" | ") +
+    " |";
+  const rule =
+    "|" +
+    widths.map((w, i) => (alignRight[i] ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") +
+    "|";
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/** The contestants table; req/s is also given relative to raw node:http at equal workers. */
+export function resultsTable(summaries: Summary[], workers: number): string {
+  const ids = contestantIds(workers);
+  const base = (w: number) => summaries.find((s) => s.id === (w > 1 ? ids.cluster : ids.node));
+  const rows = summaries.map((s) => {
+    if (s.skipped !== undefined)
+      return [s.label, String(s.workers), "skipped", "", "", "", "", "", "", "", ""];
+    const reference = base(s.workers);
+    return [
+      s.label,
+      String(s.workers),
+      fixed(s.rps, 0),
+      reference !== undefined && reference.rounds > 0 ? fixed(s.rps / reference.rps, 2) : "–",
+      fixed(s.p50, 2),
+      fixed(s.p99, 2),
+      String(s.errors),
+      mib(s.idleRssKiB),
+      mib(s.loadedRssKiB),
+      fixed(s.cpuMicrosPerRequest, 1),
+      s.rpsByRound.map((rps) => `${(rps / 1000).toFixed(1)}k`).join(" "),
+    ];
+  });
+  const skipped = summaries
+    .filter((s) => s.skipped !== undefined)
+    .map((s) => `- skipped: ${s.label} — ${s.skipped}`);
+  const table = markdownTable(
+    [
+      "contestant",
+      "workers",
+      "req/s (median)",
+      "× node:http",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "RSS idle MiB",
+      "RSS loaded MiB",
+      "CPU µs/req",
+      "req/s by round",
+    ],
+    rows,
+    [false, true, true, true, true, true, true, true, true, true, false],
+  );
+  return skipped.length === 0 ? table : `${table}\n\n${skipped.join("\n")}`;
+}
+
+export function targetsTable(checks: TargetCheck[]): string {
+  const rows = checks.map((c) => {
+    const met = targetMet(c);
+    const value = c.unit === "ms" ? `${fixed(c.value, 0)} ms` : `${fixed(c.value, 2)}×`;
+    const limit = c.unit === "ms" ? `${c.limit} ms` : `${c.limit}×`;
+    const verdict =
+      met === undefined ? `not measured (${c.unmeasured ?? "n/a"})` : met ? "met" : "MISSED";
+    return [c.name, value, `${c.comparison === ">=" ? "≥" : "≤"} ${limit}`, verdict];
+  });
+  return markdownTable(["target", "measured", "goal", "verdict"], rows, [false, true, true, false]);
+}
+
+const escapeXml = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** A horizontal bar chart of median req/s, one bar per contestant that ran. */
+export function barChartSvg(summaries: Summary[], title: string): string {
+  const ran = summaries.filter((s) => s.skipped === undefined && s.rounds > 0);
+  const labelWidth = 260;
+  const barWidth = 420;
+  const rowHeight = 26;
+  const top = 40;
+  const width = labelWidth + barWidth + 170;
+  const height = top + ran.length * rowHeight + 20;
+  const max = Math.max(1, ...ran.map((s) => s.rps));
+  const bars = ran.map((s, i) => {
+    const y = top + i * rowHeight;
+    const w = Math.max(1, Math.round((s.rps / max) * barWidth));
+    const colour =
+      s.id.startsWith("foobar") || s.id.startsWith("nginx-foobar") ? "#d9480f" : "#868e96";
+    return [
+      `<text x="${labelWidth - 8}" y="${y + 16}" text-anchor="end">${escapeXml(s.label)}</text>`,
+      `<rect x="${labelWidth}" y="${y + 3}" width="${w}" height="${rowHeight - 8}" fill="${colour}"/>`,
+      `<text x="${labelWidth + w + 6}" y="${y + 16}">${Math.round(s.rps)} · p99 ${fixed(s.p99, 1)} ms</text>`,
+    ].join("");
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    ...bars,
+    `</svg>`,
+    "",
+  ].join("\n");
+}

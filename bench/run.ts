@@ -1,0 +1,266 @@
+/**
+ * `npm run bench [-- --workers 2 --duration 5 --rounds 3 --quick --only id,id --no-pin]`
+ *
+ * Starts each contestant on loopback, drives it with wrk from a separate process, round after
+ * round (A B C … A B C …, so a noisy minute hurts everyone alike), and reports per contestant the
+ * median req/s, p50/p99 latency, errors and RSS of all its processes. Writes bench/results.md and
+ * bench/results.svg and prints the same table.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { contestants, type Contestant } from "./contestants.js";
+import { cpuMsOf, freePort, memoryOf, Running, sleep, waitReady } from "./processes.js";
+import {
+  barChartSvg,
+  checkTargets,
+  median,
+  resultsTable,
+  summarize,
+  targetsTable,
+  type ContestantResult,
+} from "./report.js";
+import { runWrk } from "./wrk.js";
+
+const root = resolve(fileURLToPath(import.meta.url), "../../..");
+
+function fail(message: string): never {
+  process.stderr.write(`bench: error: ${message}\n`);
+  process.exit(2);
+}
+
+function options() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        workers: { type: "string", default: "2" },
+        duration: { type: "string", default: "5" },
+        rounds: { type: "string", default: "3" },
+        connections: { type: "string", default: "50" },
+        warmup: { type: "string", default: "1" },
+        only: { type: "string" },
+        quick: { type: "boolean", default: false },
+        "no-pin": { type: "boolean", default: false },
+        out: { type: "string", default: join(root, "bench/results.md") },
+      },
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const v = parsed.values;
+  const positive = (name: string, text: string) => {
+    const value = Number(text);
+    if (!(value > 0)) fail(`--${name} must be a positive number, not '${text}'`);
+    return value;
+  };
+  return {
+    workers: Math.round(positive("workers", v.workers)),
+    duration: v.quick ? 1 : Math.round(positive("duration", v.duration)),
+    rounds: v.quick ? 1 : Math.round(positive("rounds", v.rounds)),
+    connections: Math.round(positive("connections", v.connections)),
+    warmup: v.quick ? 1 : Math.round(positive("warmup", v.warmup)), // wrk takes whole seconds
+    only: v.only?.split(","),
+    pin: !v["no-pin"] && cpus().length >= 2,
+    out: v.out,
+  };
+}
+
+/** CPU placement: wrk gets the last CPU; single-process servers the others; N workers all. */
+function placement(pin: boolean) {
+  const last = cpus().length - 1;
+  return {
+    load: pin ? String(last) : undefined,
+    single: pin ? (last === 1 ? "0" : `0-${last - 1}`) : undefined,
+    multi: undefined,
+  };
+}
+
+function version(command: string, args: string[]): string {
+  try {
+    const result = spawnSync(command, args, { encoding: "utf8" });
+    // nginx prints its version on stderr; wrk exits 1 after printing it.
+    const first = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n")[0] ?? "";
+    return first.replace(/\s*Copyright.*$/, "") || `${command}: not installed`;
+  } catch {
+    return `${command}: not installed`;
+  }
+}
+
+function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
+  else process.stderr.write(`${text}\n`);
+}
+
+interface Started {
+  running: Running;
+  url: string;
+  readyMs: number;
+}
+
+async function start(
+  contestant: Contestant,
+  cpuList: string | undefined,
+  scratch: string,
+): Promise<Started> {
+  const port = await freePort();
+  const extraPort = await freePort();
+  const running = new Running();
+  const url = `http://127.0.0.1:${port}${contestant.path}`;
+  const startedAt = performance.now();
+  running.start(contestant.commands(port, join(scratch, contestant.id), extraPort), cpuList);
+  try {
+    const readyMs = await waitReady(url, running, startedAt);
+    return { running, url, readyMs };
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  if (spawnSync("wrk", ["--version"]).error !== undefined)
+    fail("wrk is not installed: the bench drives every contestant with it (apt-get install wrk)");
+  const where = placement(o.pin);
+  const scratch = mkdtempSync(join(tmpdir(), "foobar-bench-"));
+  const all = contestants(o.workers, { root });
+  const chosen = o.only === undefined ? all : all.filter((c) => o.only!.includes(c.id));
+  if (chosen.length === 0) fail(`--only matched none of: ${all.map((c) => c.id).join(", ")}`);
+  const results = new Map<string, ContestantResult>(
+    chosen.map((c) => [
+      c.id,
+      { id: c.id, label: c.label, workers: c.workers, skipped: c.skipReason, samples: [] },
+    ]),
+  );
+  const runnable = chosen.filter((c) => c.skipReason === undefined);
+  const cleanups: Running[] = [];
+  const onSignal = () => {
+    void Promise.all(cleanups.map((r) => r.stop())).then(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const [index, contestant] of runnable.entries()) {
+      const result = results.get(contestant.id)!;
+      if (result.skipped !== undefined) continue;
+      const step = `[round ${round}/${o.rounds} · ${index + 1}/${runnable.length}] ${contestant.label}`;
+      progress(`${step}: starting`);
+      const cpuList =
+        contestant.workers > 1 || contestant.id.startsWith("nginx") ? where.multi : where.single;
+      let started: Started | undefined;
+      try {
+        started = await start(contestant, cpuList, scratch);
+        cleanups.push(started.running);
+        await sleep(300); // let start-up garbage settle before reading idle memory
+        const idle = memoryOf(started.running.pids);
+        progress(`${step}: warm-up ${o.warmup} s`);
+        await runWrk({
+          url: started.url,
+          connections: o.connections,
+          seconds: o.warmup,
+          cpus: where.load,
+        });
+        progress(`${step}: measuring ${o.duration} s`);
+        const cpuBefore = cpuMsOf(started.running.pids);
+        const load = await runWrk({
+          url: started.url,
+          connections: o.connections,
+          seconds: o.duration,
+          cpus: where.load,
+        });
+        const cpuMs = cpuMsOf(started.running.pids) - cpuBefore;
+        const loaded = memoryOf(started.running.pids);
+        result.samples.push({
+          round,
+          load,
+          idleRssKiB: idle.totalKiB,
+          loadedRssKiB: loaded.totalKiB,
+          idleWorkerRssKiB: idle.workerKiB,
+          cpuMicrosPerRequest: load.requests > 0 ? (cpuMs * 1000) / load.requests : NaN,
+        });
+      } catch (error) {
+        result.skipped = `failed: ${(error as Error).message.split("\n")[0]!.slice(0, 80)}`;
+        process.stderr.write(`\n${contestant.label} failed: ${(error as Error).message}\n`);
+      } finally {
+        await started?.running.stop();
+      }
+    }
+  }
+
+  // Start to ready: spawn to first good response, foobar with 2 workers, alternating with a
+  // 2-worker node:http cluster (the floor: two Node start-ups in a row) so both see the same load.
+  const readyTimes: Record<string, number[]> = {};
+  const starters = contestants(2, { root }).filter(
+    (c) => c.id === "foobar-2" || c.id === "node-cluster-2",
+  );
+  for (let i = 0; i < Math.max(3, o.rounds); i++) {
+    for (const contestant of starters) {
+      progress(`[start to ready ${i + 1}] ${contestant.label}`);
+      try {
+        const started = await start(contestant, undefined, scratch);
+        (readyTimes[contestant.id] ??= []).push(started.readyMs);
+        await started.running.stop();
+      } catch (error) {
+        process.stderr.write(`\n${contestant.label} did not start: ${(error as Error).message}\n`);
+      }
+    }
+  }
+  progress("");
+  rmSync(scratch, { recursive: true, force: true });
+
+  const summaries = [...results.values()].map(summarize);
+  const foobarReady =
+    readyTimes["foobar-2"] === undefined ? undefined : median(readyTimes["foobar-2"]);
+  const clusterReady =
+    readyTimes["node-cluster-2"] === undefined ? undefined : median(readyTimes["node-cluster-2"]);
+  const checks = checkTargets([...results.values()], o.workers, foobarReady);
+  const cpu = cpus();
+  const machine = [
+    `- CPU: ${cpu.length} × ${cpu[0]?.model ?? "?"}; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
+    `- Node ${process.version}; ${version("nginx", ["-v"])}; ${version("gunicorn", ["--version"])}; ${version("wrk", ["--version"])}`,
+    `- Load: wrk, 1 thread, ${o.connections} keep-alive connections, ${o.warmup} s warm-up then ${o.duration} s measured; ${o.rounds} interleaved round(s); medians across rounds`,
+    o.pin
+      ? `- Pinning (taskset): wrk on CPU ${where.load}; single-process servers on CPU ${where.single}; multi-process servers unpinned (they share CPU ${where.load} with wrk)`
+      : "- No CPU pinning",
+    `- Start to ready (spawn → first 200), median of ${readyTimes["foobar-2"]?.length ?? 0}: foobar 2w ${foobarReady?.toFixed(0) ?? "–"} ms; node:http cluster 2w ${clusterReady?.toFixed(0) ?? "–"} ms`,
+    `- Run at ${new Date().toISOString()}`,
+  ].join("\n");
+  const table = resultsTable(summaries, o.workers);
+  const targets = targetsTable(checks);
+  const svgPath = o.out.replace(/\.md$/, "") + ".svg";
+  writeFileSync(
+    svgPath,
+    barChartSvg(
+      summaries,
+      `Hello, World! req/s — ${o.connections} connections, ${o.workers} workers`,
+    ),
+  );
+  const markdown = [
+    "# Benchmark results",
+    "",
+    "Written by `npm run bench`; see docs/performance.md for how to read it.",
+    "",
+    machine,
+    "",
+    table,
+    "",
+    "## Targets (issue #6)",
+    "",
+    "Each ratio is the median of per-round ratios: within a round the two contestants ran",
+    "seconds apart, so a noisy moment on the machine weighs on both sides of the ratio.",
+    "",
+    targets,
+    "",
+    `![req/s per contestant](${svgPath.split("/").pop()})`,
+    "",
+  ].join("\n");
+  writeFileSync(o.out, markdown);
+  process.stdout.write(`${machine}\n\n${table}\n\n${targets}\n\nwrote ${o.out} and ${svgPath}\n`);
+}
+
+await main();
