@@ -135,15 +135,17 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
     log.warning("Invalid request from ip=%s: %s", address ?? "unknown", reason);
   }
 
+  // One shared listener (no closure per request): a response always emits 'close', after
+  // 'finish' or when the connection dies first.
+  function forget(this: ServerResponse): void {
+    const socket = this.req.socket;
+    if (!this.shouldKeepAlive) closing.add(socket);
+    if (inFlight.get(socket) === this) inFlight.delete(socket);
+  }
+
   function track(request: IncomingMessage, response: ServerResponse): void {
-    const socket = request.socket;
-    inFlight.set(socket, response);
-    const forget = () => {
-      if (!response.shouldKeepAlive) closing.add(socket);
-      if (inFlight.get(socket) === response) inFlight.delete(socket);
-    };
-    response.once("finish", forget);
-    response.once("close", forget);
+    inFlight.set(request.socket, response);
+    response.on("close", forget);
   }
 
   return {
