@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { get } from "node:http";
 import { createServer } from "node:net";
+import { isRunning } from "../gateway/pidfile.js";
 
 export const HELLO = "Hello, World!";
 
@@ -140,18 +141,10 @@ export class Running {
   /** SIGTERM to every root (each stops its own workers), SIGKILL the trees after a grace period. */
   async stop(): Promise<void> {
     const trees = this.pids.flatMap((pid) => processTree(pid));
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     for (const child of [...this.children].reverse()) child.kill("SIGTERM");
     const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && trees.some(alive)) await sleep(50);
-    for (const pid of trees.filter(alive)) process.kill(pid, "SIGKILL");
+    while (Date.now() < deadline && trees.some(isRunning)) await sleep(50);
+    for (const pid of trees.filter(isRunning)) process.kill(pid, "SIGKILL");
   }
 }
 

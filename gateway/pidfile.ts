@@ -1,7 +1,8 @@
 /** `--pid FILE`: the master's PID, for `kill -HUP $(cat FILE)`; removed when the master exits. */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 
-function isRunning(pid: number): boolean {
+/** True while a process with this PID exists (EPERM: it exists, but is not ours to signal). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

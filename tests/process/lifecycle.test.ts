@@ -3,6 +3,7 @@
  * on TERM and at once on INT, and refuses to start a broken app.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { isRunning } from "../../gateway/pidfile.js";
 import {
   APPS,
   childrenOf,
@@ -94,15 +95,7 @@ describe("workers", () => {
     const workers = await server.workerPids();
     server.signal("SIGKILL");
     await server.exited;
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitUntil(() => !workers.some(alive), 5000);
+    await waitUntil(() => !workers.some(isRunning), 5000);
   });
 });
 
