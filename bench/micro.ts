@@ -140,7 +140,12 @@ function nodeRequest(rawHeaders: string[]): IncomingMessage {
   message.rawHeaders = rawHeaders;
   return message;
 }
-const guardSettings = { limit_request_body: 0 };
+const guardSettings = {
+  limit_request_line: 4094,
+  limit_request_fields: 100,
+  limit_request_field_size: 8190,
+  limit_request_body: 0,
+};
 
 const cases: [string, () => void][] = [
   [

@@ -18,6 +18,12 @@ import { sendPlainResponse } from "./plain-response.js";
 import { SOFTWARE } from "./version.js";
 
 export interface GuardSettings {
+  /** Longest request line in bytes (without CRLF); 0 = no limit. */
+  limit_request_line: number;
+  /** Most header fields in one request. */
+  limit_request_fields: number;
+  /** Longest header field in bytes (`name: value` and CRLF). */
+  limit_request_field_size: number;
   /** Largest request body in bytes; 0 = no limit. */
   limit_request_body: number;
 }
@@ -28,41 +34,79 @@ export interface RequestRefusal {
   reason: string;
 }
 
-/** Counts the fields named `lowerName` (rawHeaders keeps every repetition, `headers` does not). */
-function countFields(request: IncomingMessage, lowerName: string): number {
-  const raw = request.rawHeaders;
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lowerName) count++;
-  return count;
-}
-
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+/i;
 
-/** Why `request` must be refused, or null when it may go to the application. */
+/**
+ * Why `request` must be refused, or null when it may go to the application. One pass over
+ * `rawHeaders` (which keeps every repetition) collects what the checks need, so Node never has
+ * to build `request.headers` for a request that passes.
+ */
 export function requestRefusal(
   request: IncomingMessage,
   settings: GuardSettings,
 ): RequestRefusal | null {
+  const target = request.url ?? "";
+  const line = settings.limit_request_line;
+  // The request line is "METHOD SP target SP HTTP/x.y": its length without CRLF.
+  if (line > 0 && (request.method?.length ?? 0) + target.length + 10 > line)
+    return { status: 414, reason: `Request line is too large (limit ${line} bytes)` };
+  const raw = request.rawHeaders;
+  if (raw.length / 2 > settings.limit_request_fields)
+    return {
+      status: 431,
+      reason: `Too many header fields (limit ${settings.limit_request_fields})`,
+    };
+
+  const fieldLimit = settings.limit_request_field_size;
+  let hosts = 0;
+  let contentTypes = 0;
+  let transferEncoding: string | undefined;
+  let contentLength: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    // name ": " value CRLF
+    if (name.length + value.length + 4 > fieldLimit)
+      return {
+        status: 431,
+        reason: `Header field ${name} is too large (limit ${fieldLimit} bytes)`,
+      };
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === "host") hosts++;
+        break;
+      case 12:
+        if (name.toLowerCase() === "content-type") contentTypes++;
+        break;
+      case 14:
+        if (contentLength === undefined && name.toLowerCase() === "content-length")
+          contentLength = value;
+        break;
+      case 17:
+        // Repeated fields join as one list, as Node's `headers` would show them.
+        if (name.toLowerCase() === "transfer-encoding")
+          transferEncoding =
+            transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+        break;
+    }
+  }
+
   if (request.httpVersionMajor !== 1) {
     // llhttp reads `GET /` (no version) as HTTP/0.9 and accepts `HTTP/2.0`; both would get an
     // HTTP/1.1 answer they cannot read. Gunicorn refuses them as an invalid version: so do we.
     return { status: 400, reason: `Invalid HTTP version ${request.httpVersion}` };
   }
-  const target = request.url ?? "";
   if (target === "*" && request.method !== "OPTIONS")
     return { status: 400, reason: `Request target * is only valid for OPTIONS` };
   if (target.charCodeAt(0) !== 0x2f /* / */ && target !== "*") {
     if (!ABSOLUTE_FORM.test(target) || !URL.canParse(target))
       return { status: 400, reason: `Invalid request target` };
   }
-  const hosts = countFields(request, "host");
   if (hosts > 1) return { status: 400, reason: "Duplicate Host header" };
   if (hosts === 0 && request.httpVersionMinor >= 1)
     return { status: 400, reason: "Missing Host header (required by HTTP/1.1)" };
-  if (countFields(request, "content-type") > 1)
-    return { status: 400, reason: "Duplicate Content-Type header" };
+  if (contentTypes > 1) return { status: 400, reason: "Duplicate Content-Type header" };
 
-  const transferEncoding = request.headers["transfer-encoding"];
   if (transferEncoding !== undefined) {
     if (request.httpVersionMinor === 0)
       return { status: 400, reason: "Transfer-Encoding is not allowed in HTTP/1.0" };
@@ -71,8 +115,7 @@ export function requestRefusal(
       return { status: 501, reason: "Unsupported transfer coding" };
   }
   const limit = settings.limit_request_body;
-  const length = request.headers["content-length"];
-  if (limit > 0 && length !== undefined && Number(length) > limit)
+  if (limit > 0 && contentLength !== undefined && Number(contentLength) > limit)
     return { status: 413, reason: `Request body is too large (limit ${limit} bytes)` };
   return null;
 }

@@ -11,7 +11,6 @@ import { fileWrapper } from "./file-wrapper.js";
 import { createRequestHandler, type ExchangeRecord } from "./handler.js";
 import { Logger } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
-import { sendPlainResponse } from "./plain-response.js";
 import { createRequestGuard } from "./request-guard.js";
 import { SOFTWARE } from "./version.js";
 
@@ -70,24 +69,6 @@ export interface GatewayServerOptions {
   afterResponse?: (record: ExchangeRecord) => void;
 }
 
-/** Status and reason for a request over one of the size limits, or null when it is within. */
-function limitProblem(request: IncomingMessage, settings: ServerSettings): [number, string] | null {
-  const line = settings.limit_request_line;
-  // The request line is "METHOD SP target SP HTTP/x.y": its length without CRLF.
-  if (line > 0 && (request.method?.length ?? 0) + (request.url?.length ?? 0) + 10 > line)
-    return [414, `Request line is too large (limit ${line} bytes)`];
-  const raw = request.rawHeaders;
-  if (raw.length / 2 > settings.limit_request_fields)
-    return [431, `Too many header fields (limit ${settings.limit_request_fields})`];
-  const fieldLimit = settings.limit_request_field_size;
-  for (let i = 0; i < raw.length; i += 2) {
-    // name ": " value CRLF
-    if (raw[i]!.length + raw[i + 1]!.length + 4 > fieldLimit)
-      return [431, `Header field ${raw[i]} is too large (limit ${fieldLimit} bytes)`];
-  }
-  return null;
-}
-
 export function createGatewayServer(
   app: Application,
   settings: ServerSettings = DEFAULT_SERVER_SETTINGS,
@@ -115,12 +96,6 @@ export function createGatewayServer(
   function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
     // A stopping worker still answers what arrives on open connections, then closes them.
     if (!server.listening) response.shouldKeepAlive = false;
-    const problem = limitProblem(request, settings);
-    if (problem !== null) {
-      sendPlainResponse(response, problem[0], problem[1]);
-      log.warning("Invalid request from ip=%s: %s", request.socket.remoteAddress, problem[1]);
-      return;
-    }
     if (guard.refuse(request, response)) return;
     handle(request, response, expects);
   }
