@@ -21,15 +21,16 @@ export class RequestInput implements InputStream {
   #ended = false;
   /** Called once, before the first read: answers `Expect: 100-continue`. */
   #beforeFirstRead: (() => void) | undefined;
-  /** `limit_request_body` (0 = none): a chunked body has no length to check up front. */
-  readonly #limit: number;
+  /** 0 = none. The request guard refuses a larger Content-Length; a chunked body has no
+   * length to check up front, so reading enforces it. */
+  readonly #limit_request_body: number;
   #received = 0;
   #tooLarge = false;
 
-  constructor(request: IncomingMessage, beforeFirstRead?: () => void, limit = 0) {
+  constructor(request: IncomingMessage, beforeFirstRead?: () => void, limit_request_body = 0) {
     this.#request = request;
     this.#beforeFirstRead = beforeFirstRead;
-    this.#limit = limit;
+    this.#limit_request_body = limit_request_body;
   }
 
   /** True once the app has started reading and has not reached the end of the body. */
@@ -89,7 +90,7 @@ export class RequestInput implements InputStream {
     }
     const chunk = next.value;
     this.#received += chunk.length;
-    if (this.#limit > 0 && this.#received > this.#limit) {
+    if (this.#limit_request_body > 0 && this.#received > this.#limit_request_body) {
       this.#tooLarge = true;
       throw this.#tooLargeError();
     }
@@ -101,7 +102,9 @@ export class RequestInput implements InputStream {
   }
 
   #tooLargeError(): RequestBodyTooLarge {
-    return new RequestBodyTooLarge(`Request body is too large (limit ${this.#limit} bytes)`);
+    return new RequestBodyTooLarge(
+      `Request body is too large (limit ${this.#limit_request_body} bytes)`,
+    );
   }
 
   #indexOfNewline(from: number): number {

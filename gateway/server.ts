@@ -88,7 +88,7 @@ export function createGatewayServer(
     log,
     beforeRequest: options.beforeRequest,
     afterResponse: options.afterResponse,
-    limitRequestBody: settings.limit_request_body,
+    limit_request_body: settings.limit_request_body,
   });
 
   const guard = createRequestGuard(settings, log);

@@ -26,6 +26,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field-value characters: visible Latin-1, space and tab; no CR, LF, NUL or other controls. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const NOT_LATIN1 = /[\u0100-\uffff]/;
+/** A Content-Length value: a decimal number of bytes, nothing else (RFC 9110 §8.6). */
+const DIGITS = /^[0-9]+$/;
 
 /** A broken rule: a stable name (what `TsgiViolation.rule` carries) and a sentence. */
 export interface RuleProblem {
@@ -82,8 +84,14 @@ export function checkHeader(header: unknown): RuleProblem | null {
       "header-control-character",
       `header ${name} value ${JSON.stringify(value)} contains CR, LF, NUL or another control character`,
     );
-  if (HOP_BY_HOP.has(name.toLowerCase()))
+  const lower = name.toLowerCase();
+  if (HOP_BY_HOP.has(lower))
     return problem("hop-by-hop-header", `header ${name} is hop-by-hop: only the server may set it`);
+  if (lower === "content-length" && !DIGITS.test(value))
+    return problem(
+      "content-length",
+      `Content-Length ${JSON.stringify(value)} is not a number (a decimal count of bytes)`,
+    );
   return null;
 }
 

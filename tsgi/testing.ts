@@ -5,25 +5,18 @@
  *   response.code       // 200
  *   response.text       // "Hello, World!"
  *
- * `callApp` is a minimal PEP 3333 server in a few dozen lines: it builds an environ, keeps the
- * headers pending until the first non-empty chunk (so an app may still replace them with
- * `startResponse(…, error)`), collects `write()` and body chunks, and always calls `close()`.
- * It lives on the app side and never imports the gateway, so app tests stay independent of it.
+ * `callApp` builds an environ as the gateway would, and runs the app through the gateway's own
+ * response engine (tsgi/response-engine.ts) with an in-memory output instead of a socket: the
+ * same start_response rules, the same "headers wait for the first non-empty chunk", the same
+ * Content-Length enforcement, the same single `close()`. It never imports the gateway, so app
+ * tests need no server.
  */
-import type {
-  Application,
-  Environ,
-  ErrorStream,
-  HeaderList,
-  InputStream,
-  ResponseBody,
-  StartResponse,
-  Status,
-  Write,
-} from "./types.js";
-import { checkHeaders, checkStatus, environKeyOf, unquoteToNative } from "./rules.js";
+import type { Application, Environ, ErrorStream, HeaderList, InputStream } from "./types.js";
+import { environKeyOf, unquoteToNative } from "./rules.js";
+import { headerValue } from "./headers.js";
 import { readlines } from "./readlines.js";
-import { TsgiViolation } from "./validate.js";
+import { ContractViolation, ResponseEngine } from "./response-engine.js";
+import { RULES, TsgiViolation, type RuleName } from "./validate.js";
 
 export interface TestRequest {
   /** `GET` by default. */
@@ -52,7 +45,7 @@ export interface TestResponse {
   text: string;
   /** True if the body had a `close()` and it was called. */
   closed: boolean;
-  /** What the app wrote to `tsgi.errors`. */
+  /** What the app wrote to `tsgi.errors`, and the server's complaints (as in a gateway's log). */
   errors: string;
 }
 
@@ -162,101 +155,100 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
+/** The response engine with an in-memory output: what a socket would have received. */
+class InMemoryExchange extends ResponseEngine {
+  readonly chunks: Uint8Array[] = [];
+  /** Set when the app failed: callApp rethrows it. */
+  failure: { error: unknown } | undefined;
+  /** True once a body with a close() was closed; `closing` is an async close() still running. */
+  closed = false;
+  closing: Promise<void> | undefined;
+  readonly #method: string;
+  readonly #path: string;
+  readonly #errors: ErrorStream;
+  readonly #finished: () => void;
+
+  constructor(environ: Environ, finished: () => void) {
+    super();
+    this.#method = environ.REQUEST_METHOD;
+    this.#path = environ.SCRIPT_NAME + environ.PATH_INFO;
+    this.#errors = environ["tsgi.errors"];
+    this.#finished = finished;
+  }
+
+  protected sendHead(): void {} // the response keeps the app's own headers
+  protected sendChunk(chunk: Uint8Array): undefined {
+    this.chunks.push(chunk);
+    return undefined; // memory is never full
+  }
+  protected endOutput(last?: Uint8Array): void {
+    if (last !== undefined && last.length > 0) this.chunks.push(last);
+  }
+  protected cutOff(): void {} // the body stays as far as it got; the log line says why
+  protected get clientGone(): boolean {
+    return false;
+  }
+  protected watchClient(): void {}
+  protected unwatchClient(): void {}
+  protected get isHead(): boolean {
+    return this.#method === "HEAD";
+  }
+  protected answerFailure(error: unknown): void {
+    this.failure ??= { error };
+  }
+  protected closeFailed(error: unknown): void {
+    this.failure ??= { error };
+  }
+  /** The server's complaints land where a gateway's would: next to what the app logged. */
+  protected logError(message: string): void {
+    this.#errors.write(message + "\n");
+  }
+  protected describe(): string {
+    return `${this.#method} ${this.#path}`;
+  }
+  protected onFinished(): void {
+    this.#finished();
+  }
+  protected override closeBody(): Promise<void> | undefined {
+    if (typeof this.body?.close === "function") this.closed = true;
+    return (this.closing = super.closeBody());
+  }
+}
+
+/** The engine's ContractViolation as the validator's TsgiViolation (same rule names). */
+function asTsgiViolation(error: unknown): unknown {
+  if (error instanceof ContractViolation && error.rule in RULES)
+    return new TsgiViolation(error.rule as RuleName, error.message);
+  return error;
+}
+
 /**
- * Runs `app` for one request like a minimal server, and returns what it answered. An error
- * the app throws is rethrown (after `close()`), so a test sees the real failure, not a 500.
+ * Runs `app` for one request through the same response engine as the gateway, with the
+ * response kept in memory, and returns what it answered. An error the app throws is rethrown
+ * (after `close()`), so a test sees the real failure, not a 500; a broken contract rule is
+ * rethrown as a `TsgiViolation` naming the rule.
  */
 export async function callApp(app: Application, request: TestRequest = {}): Promise<TestResponse> {
   const environ = makeEnviron(request);
   const errors = environ["tsgi.errors"];
-  let status: string | undefined;
-  let headers: HeaderList = [];
-  let headersSent = false;
-  const chunks: Uint8Array[] = [];
+  let exchange!: InMemoryExchange;
+  await new Promise<void>((resolve) => {
+    exchange = new InMemoryExchange(environ, resolve);
+    exchange.run(app, environ);
+  });
+  await exchange.closing;
+  if (exchange.failure !== undefined) throw asTsgiViolation(exchange.failure.error);
 
-  const send = (chunk: unknown): void => {
-    if (typeof chunk === "string" || !(chunk instanceof Uint8Array))
-      throw new TsgiViolation("body.chunk-not-bytes", `got ${typeof chunk}; chunks are Uint8Array`);
-    if (chunk.length === 0) return; // headers wait for the first non-empty chunk
-    if (status === undefined)
-      throw new TsgiViolation(
-        "body.chunk-before-start-response",
-        "body data before start_response()",
-      );
-    headersSent = true;
-    chunks.push(chunk);
-  };
-  const write: Write = (chunk) => send(chunk);
-  const startResponse: StartResponse = (
-    newStatus: Status,
-    newHeaders: HeaderList,
-    excInfo?: unknown,
-  ) => {
-    if (excInfo !== undefined && excInfo !== null) {
-      if (headersSent) throw excInfo; // too late to replace the response: the app must let it fly
-    } else if (status !== undefined) {
-      throw new TsgiViolation(
-        "start_response.second-call-without-exc-info",
-        "start_response() was called a second time without excInfo",
-      );
-    }
-    const problem = checkStatus(newStatus) ?? checkHeaders(newHeaders);
-    if (problem !== null)
-      throw new TsgiViolation(
-        `start_response.${problem.rule}` as "start_response.status-format",
-        problem.message,
-      );
-    status = newStatus;
-    headers = newHeaders;
-    return write;
-  };
-
-  let body: ResponseBody | undefined;
-  let closed = false;
-  try {
-    body = await app(environ, startResponse);
-    if (
-      body === null ||
-      body === undefined ||
-      typeof body === "string" ||
-      body instanceof Uint8Array
-    )
-      throw new TsgiViolation(
-        typeof body === "string" ? "app.return-string" : "app.return-not-iterable",
-        `the app returned ${body === null ? "null" : typeof body}`,
-      );
-    if (typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function") {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) send(chunk);
-    } else {
-      for (const chunk of body as Iterable<Uint8Array>) send(chunk);
-    }
-    if (status === undefined)
-      throw new TsgiViolation(
-        "app.start-response-not-called",
-        "the body ended without start_response()",
-      );
-  } finally {
-    if (typeof body?.close === "function") {
-      closed = true;
-      await body.close();
-    }
-  }
-
-  const finalStatus = status;
-  const joined = (name: string): string | undefined => {
-    const lower = name.toLowerCase();
-    const values = headers.filter(([key]) => key.toLowerCase() === lower).map(([, value]) => value);
-    return values.length === 0 ? undefined : values.join(", ");
-  };
-  const bytes = chunks.length === 0 ? EMPTY : concat(chunks);
+  const { status, headers } = exchange;
+  const bytes = exchange.chunks.length === 0 ? EMPTY : concat(exchange.chunks);
   return {
-    status: finalStatus,
-    code: Number(finalStatus.slice(0, 3)),
+    status,
+    code: exchange.code,
     headers,
-    header: joined,
+    header: (name) => headerValue(headers, name),
     body: bytes,
     text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"),
-    closed,
+    closed: exchange.closed,
     errors: errors instanceof CollectedErrors ? errors.text : "",
   };
 }
