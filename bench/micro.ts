@@ -95,7 +95,7 @@ const response = () => new RecordingResponse() as unknown as ServerResponse;
 
 const log = new Logger();
 const context: ServerContext = {
-  rootPath: "",
+  root_path: "",
   software: SOFTWARE,
   multiprocess: true,
   errors: log.errorStream(),

@@ -7,7 +7,8 @@
 import cluster from "node:cluster";
 import { Arbiter } from "./arbiter.js";
 import { AppImportError, loadApp } from "./app-loader.js";
-import { ConfigError, helpText, loadConfig, printConfig } from "./config.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { helpText, printConfig } from "./help.js";
 import { VERSION } from "./version.js";
 import { runWorker } from "./worker.js";
 

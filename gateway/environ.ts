@@ -18,7 +18,7 @@ export { environKeyOf, unquoteToNative };
 /** What the environ needs to know about the server, fixed for the life of a worker. */
 export interface ServerContext {
   /** SCRIPT_NAME of the whole server: `""` or a path like `/app` (from `--root-path`). */
-  rootPath: string;
+  root_path: string;
   /** SERVER_SOFTWARE. */
   software: string;
   multiprocess: boolean;
@@ -110,7 +110,7 @@ export function buildEnviron(
   const target = request.url ?? "/";
   const { path, query } = splitTarget(target);
   const decoded = unquoteToNative(path);
-  const root = context.rootPath;
+  const root = context.root_path;
   // Under a root path the app always runs at SCRIPT_NAME = root. A path below the root loses
   // the prefix; any other path (a proxy that already stripped it, or `/application` under
   // `/app`) is passed whole.

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Application, Environ, HeaderList } from "../tsgi/types.js";
 import { ContractViolation, ResponseEngine } from "../tsgi/response-engine.js";
-import type { Settings } from "./config.js";
+import type { Settings } from "./settings.js";
 import { buildEnviron, type ServerContext } from "./environ.js";
 import { BadRequest } from "./errors.js";
 import { RequestInput } from "./input.js";

@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { Environ } from "../tsgi/types.js";
 import type { ExchangeRecord } from "./handler.js";
 import type { Logger } from "./log.js";
-import type { Settings } from "./config.js";
+import type { Settings } from "./settings.js";
 
 /** What hooks see of the master. */
 export interface ServerView {

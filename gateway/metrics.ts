@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { ExchangeRecord } from "./handler.js";
-import { describeListener, type Address } from "./config.js";
+import { describeListener, type Address } from "./addresses.js";
 import type { Logger } from "./log.js";
 
 import type * as PromClientModule from "prom-client";

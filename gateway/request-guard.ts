@@ -14,19 +14,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { STATUS_CODES } from "node:http";
 import type { Logger } from "./log.js";
+import type { Settings } from "./settings.js";
 import { sendPlainResponse } from "./plain-response.js";
 import { SOFTWARE } from "./version.js";
 
-export interface GuardSettings {
-  /** Longest request line in bytes (without CRLF); 0 = no limit. */
-  limit_request_line: number;
-  /** Most header fields in one request. */
-  limit_request_fields: number;
-  /** Longest header field in bytes (`name: value` and CRLF). */
-  limit_request_field_size: number;
-  /** Largest request body in bytes; 0 = no limit. */
-  limit_request_body: number;
-}
+/** The limits the guard enforces, named and documented as in settings.ts. */
+export type GuardSettings = Pick<
+  Settings,
+  "limit_request_line" | "limit_request_fields" | "limit_request_field_size" | "limit_request_body"
+>;
 
 export interface RequestRefusal {
   status: number;

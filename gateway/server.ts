@@ -12,37 +12,30 @@ import { createRequestHandler, type ExchangeRecord } from "./handler.js";
 import { Logger } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { createRequestGuard } from "./request-guard.js";
+import { defaultSettings, type Settings } from "./settings.js";
 import { SOFTWARE } from "./version.js";
 
-export interface ServerSettings {
-  root_path: string;
-  forwarded_allow_ips: string;
-  /** Seconds an idle keep-alive connection is kept open. */
-  keepalive: number;
-  limit_request_line: number;
-  limit_request_fields: number;
-  limit_request_field_size: number;
-  /** True when several worker processes serve the same app. */
+/** The settings one server needs, named as in settings.ts (where each is documented). */
+export type ServerSettings = Pick<
+  Settings,
+  | "root_path"
+  | "forwarded_allow_ips"
+  | "keepalive"
+  | "limit_request_line"
+  | "limit_request_fields"
+  | "limit_request_field_size"
+  | "limit_request_body"
+  | "header_timeout"
+  | "request_timeout"
+> & {
+  /** True when several worker processes serve the same app (`tsgi.multiprocess`). */
   multiprocess: boolean;
-  /** Largest request body in bytes (413 above it); 0 = no limit. */
-  limit_request_body: number;
-  /** Seconds a client has to send the request line and headers (408 after it); 0 = none. */
-  header_timeout: number;
-  /** Seconds a client has to send the whole request, body included (408 after it); 0 = none. */
-  request_timeout: number;
-}
+};
 
+/** The table's defaults (ignoring the environment), in one process. */
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
-  root_path: "",
-  forwarded_allow_ips: "127.0.0.1,::1",
-  keepalive: 2,
-  limit_request_line: 4094,
-  limit_request_fields: 100,
-  limit_request_field_size: 8190,
+  ...defaultSettings({}),
   multiprocess: false,
-  limit_request_body: 0,
-  header_timeout: 20,
-  request_timeout: 60,
 };
 
 /** Node's timeout options for our settings (it checks timeouts on a timer, not per byte). */
@@ -76,7 +69,7 @@ export function createGatewayServer(
 ): Server {
   const log = options.log ?? new Logger();
   const context: ServerContext = {
-    rootPath: settings.root_path,
+    root_path: settings.root_path,
     software: SOFTWARE,
     multiprocess: settings.multiprocess,
     errors: log.errorStream(),

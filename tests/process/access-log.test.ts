@@ -2,7 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
 import { AccessLog } from "../../gateway/access-log.js";
-import { DEFAULT_ACCESS_LOG_FORMAT } from "../../gateway/config.js";
+import { DEFAULT_ACCESS_LOG_FORMAT } from "../../gateway/settings.js";
 import type { ExchangeRecord } from "../../gateway/handler.js";
 import { LogFile } from "../../gateway/log.js";
 

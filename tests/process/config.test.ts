@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { SETTINGS } from "../../gateway/config.js";
+import { SETTINGS } from "../../gateway/settings.js";
 import { APPS, CLI, GatewayProcess, get, waitUntil } from "./gateway-process.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "gateway-config-"));

@@ -1,0 +1,31 @@
+/**
+ * Addresses: where a server listens (`--bind`, `--metrics-bind`) and how a listening one reads
+ * in the log. Parsing is strict so a typo fails at start-up with one line, not at listen().
+ */
+import { isIP, type AddressInfo } from "node:net";
+
+/** Where to listen: a TCP host and port, or a unix socket path. */
+export type Address = { host: string; port: number } | { path: string };
+
+export function parseAddress(text: string): Address {
+  if (text.startsWith("unix:")) {
+    const path = text.slice("unix:".length);
+    if (path === "") throw new Error(`'${text}' has no socket path`);
+    return { path };
+  }
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d+))?$/.exec(text);
+  if (match === null) throw new Error(`'${text}' is not HOST:PORT, [IPv6]:PORT or unix:PATH`);
+  const port = Number(match[3] ?? 8000);
+  if (port > 65535) throw new Error(`port ${port} in '${text}' is out of range`);
+  const host = match[1] ?? match[2] ?? "";
+  if (match[1] !== undefined && isIP(host) !== 6)
+    throw new Error(`'${host}' in '${text}' is not an IPv6 address`);
+  return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+/** How a listening server's address reads in the log: `http://HOST:PORT` or `unix:PATH`. */
+export function describeListener(where: AddressInfo | string | null): string {
+  if (typeof where === "string" || where === null) return `unix:${where ?? ""}`;
+  const host = where.family === "IPv6" ? `[${where.address}]` : where.address;
+  return `http://${host}:${where.port}`;
+}
