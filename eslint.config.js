@@ -1,4 +1,5 @@
-// Lint rules: typescript-eslint's recommended type-aware set, plus "no any" on the contract.
+// Lint rules: typescript-eslint's recommended set (syntax rules: tsc does the type checking), plus
+// "no any" on the contract.
 import js from "@eslint/js";
 import globals from "globals";
 import tseslint from "typescript-eslint";

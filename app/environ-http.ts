@@ -93,13 +93,6 @@ export function responseHeaderList(
   return list;
 }
 
-/** A response header's value (first match, any case), or undefined. */
-export function headerValue(headers: HeaderList, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const [key, value] of headers) if (key.toLowerCase() === lower) return value;
-  return undefined;
-}
-
 /** The same list without the named headers (any case). */
 export function withoutHeaders(headers: HeaderList, ...names: string[]): HeaderList {
   const drop = new Set(names.map((name) => name.toLowerCase()));

@@ -5,6 +5,7 @@
  * `/environ` — the same app, with and without post-processing.
  */
 import type { Application, Environ } from "../tsgi/types.js";
+import { describeValue } from "./describe-value.js";
 import { trailOf } from "./middleware-trail.js";
 
 /** Characters XML 1.0 cannot carry at all, even escaped (header values may hold them). */
@@ -18,16 +19,6 @@ function escapeXml(text: string): string {
     .replaceAll("<", "&lt;")
     .replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;");
-}
-
-/** How a value looks in the view: strings as they are, objects by their kind. */
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
-  if (Array.isArray(value)) return JSON.stringify(value);
-  if (value !== null && typeof value === "object")
-    return `[${(value as object).constructor?.name ?? "object"}]`;
-  return String(value);
 }
 
 type Group = "cgi" | "header" | "tsgi" | "extension";
@@ -51,8 +42,10 @@ export function environToXml(environ: Environ): string {
   for (const group of GROUP_ORDER) {
     lines.push(`  <group kind="${group}">`);
     for (const key of keys.filter((name) => groupOf(name) === group).sort()) {
-      const value = describeValue((environ as unknown as Record<string, unknown>)[key]);
-      lines.push(`    <variable name="${escapeXml(key)}">${escapeXml(value)}</variable>`);
+      const value: unknown = (environ as unknown as Record<string, unknown>)[key];
+      // Strings are the text of the element as they are; anything else is described.
+      const text = typeof value === "string" ? value : describeValue(value);
+      lines.push(`    <variable name="${escapeXml(key)}">${escapeXml(text)}</variable>`);
     }
     lines.push("  </group>");
   }

@@ -12,6 +12,7 @@
 import type { Application, Environ } from "../tsgi/types.js";
 import { hello } from "./hello.js";
 import { trailOf } from "./middleware-trail.js";
+import { describeValue, fromNative } from "./describe-value.js";
 
 /** Does the client prefer HTML? Browsers say so first; curl's `*\/*` does not count. */
 export function wantsHtml(accept: string | undefined): boolean {
@@ -35,31 +36,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
 }
 
-/**
- * Native strings hold bytes as Latin-1; this is the UTF-8 text they usually stand for. A string
- * that is not bytes (a code unit above 0xFF) or not valid UTF-8 is returned as it is.
- */
-function fromNative(value: string): string {
-  if ([...value].some((character) => character.charCodeAt(0) > 0xff)) return value;
-  const text = Buffer.from(value, "latin1").toString("utf8");
-  return text.includes("\uFFFD") ? value : text;
-}
-
-/** How one environ value looks in the table: strings as text, objects by what they are. */
-export function describeValue(value: unknown): string {
-  if (typeof value === "string") {
-    const text = fromNative(value);
-    return text === value ? JSON.stringify(value) : `${JSON.stringify(value)} (UTF-8: ${text})`;
-  }
-  if (typeof value === "boolean" || typeof value === "number") return String(value);
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return JSON.stringify(value);
-  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
-  const name = (value as object).constructor?.name;
-  return `<${name && name !== "Object" ? name : "object"}>`;
-}
-
-/** The middleware the demo recorded on the way in, outermost first. */
+/** The environ as table rows, sorted by key, each row classed by its group (for the colours). */
 function environRows(environ: Environ): string {
   const entries = Object.entries(environ).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return entries

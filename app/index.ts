@@ -20,19 +20,9 @@ import { fromFastify } from "./fastify-adapter.js";
 import { helloPage } from "./hello-page.js";
 import { trail } from "./middleware-trail.js";
 import { proxy } from "./proxy.js";
+import { plainText } from "./plain-text.js";
 import { notFound, urlMap } from "./routing.js";
 import { xslt } from "./xslt.js";
-
-function plainText(status: `${number} ${string}`, text: string): Application {
-  const body = new TextEncoder().encode(text);
-  return (_environ, startResponse) => {
-    startResponse(status, [
-      ["Content-Type", "text/plain; charset=utf-8"],
-      ["Content-Length", String(body.length)],
-    ]);
-    return [body];
-  };
-}
 
 function json(value: () => unknown): Application {
   return (_environ, startResponse) => {

@@ -16,8 +16,9 @@
 import { STATUS_CODES } from "node:http";
 import { Readable } from "node:stream";
 import { Pool } from "undici";
-import type { Application, Environ, ResponseBody, Status } from "../tsgi/types.js";
+import type { Application, Environ, Status } from "../tsgi/types.js";
 import { mountedTarget, requestHeaders, responseHeaderList } from "./environ-http.js";
+import { plainText } from "./plain-text.js";
 
 export interface ProxyOptions {
   /** Upstream base URLs, e.g. `http://127.0.0.1:9001` (a path, if any, is prefixed). */
@@ -102,12 +103,10 @@ function describe(error: unknown): string {
   return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
-function plain(code: number, text: string): [Status, ResponseBody] {
-  const reason = STATUS_CODES[code] ?? "Error";
-  return [
-    `${code} ${reason}` as Status,
-    [new TextEncoder().encode(`${code} ${reason}: ${text}\n`)],
-  ];
+/** The proxy's own answer when no upstream answered: `502 Bad Gateway: why`. */
+function failure(code: number, why: string): Application {
+  const status = `${code} ${STATUS_CODES[code] ?? "Error"}` as Status;
+  return plainText(status, `${status}: ${why}\n`);
 }
 
 function appended(previous: string | undefined, value: string): string {
@@ -213,11 +212,10 @@ export function proxy(options: ProxyOptions): ProxyApplication {
         if (!retryable) break;
       }
     }
-    const [status, text] = timedOut
-      ? plain(504, `the upstream did not answer within ${readTimeout} ms`)
-      : plain(502, "no upstream server could be reached");
-    startResponse(status, [["Content-Type", "text/plain; charset=utf-8"]]);
-    return text;
+    const answer = timedOut
+      ? failure(504, `the upstream did not answer within ${readTimeout} ms`)
+      : failure(502, "no upstream server could be reached");
+    return answer(environ, startResponse);
   }
 
   const application = ((environ, startResponse) =>

@@ -11,6 +11,7 @@
  * `/` here, exactly as in every WSGI router (the raw path stays in `gateway.raw_uri`).
  */
 import type { Application, Environ } from "../tsgi/types.js";
+import { plainText } from "./plain-text.js";
 
 /**
  * Moves the next path segment from `PATH_INFO` to `SCRIPT_NAME` and returns it (wsgiref's
@@ -32,16 +33,8 @@ export function shiftPathInfo(environ: Environ): string | null {
   return pathInfo.slice(start, end);
 }
 
-const NOT_FOUND = new TextEncoder().encode("Not Found\n");
-
 /** The router's answer when no mount matches. */
-export const notFound: Application = (_environ, startResponse) => {
-  startResponse("404 Not Found", [
-    ["Content-Type", "text/plain; charset=utf-8"],
-    ["Content-Length", String(NOT_FOUND.length)],
-  ]);
-  return [NOT_FOUND];
-};
+export const notFound: Application = plainText("404 Not Found", "Not Found\n");
 
 /** `"/api/"` → `"/api"`, `"/"` → `""`: mount prefixes in SCRIPT_NAME form. */
 function normalizePrefix(prefix: string): string {

@@ -19,7 +19,6 @@ import { XMLValidator } from "fast-xml-parser";
 import { Xslt, XmlParser, type XDocument } from "xslt-processor";
 import type {
   Application,
-  Environ,
   HeaderList,
   Middleware,
   ResponseBody,
@@ -27,7 +26,9 @@ import type {
   Status,
   Write,
 } from "../tsgi/types.js";
-import { headerValue, withoutHeaders } from "./environ-http.js";
+import { headerValue } from "../tsgi/headers.js";
+import { withoutHeaders } from "./environ-http.js";
+import { plainText } from "./plain-text.js";
 
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -120,18 +121,7 @@ async function transform(stylesheet: Stylesheet, xmlBytes: Uint8Array): Promise<
   }
 }
 
-const SERVER_ERROR = encoder.encode("Internal Server Error\n");
-
-function serverError(environ: Environ, startResponse: StartResponse, why: string): ResponseBody {
-  environ["tsgi.errors"].write(
-    `xslt: ${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}: ${why}\n`,
-  );
-  startResponse("500 Internal Server Error", [
-    ["Content-Type", "text/plain; charset=utf-8"],
-    ["Content-Length", String(SERVER_ERROR.length)],
-  ]);
-  return [SERVER_ERROR];
-}
+const serverError = plainText("500 Internal Server Error", "Internal Server Error\n");
 
 /** `xslt(stylesheetSource)(app)`: renders the app's XML responses through the stylesheet. */
 export function xslt(stylesheetSource: string): Middleware {
@@ -176,7 +166,10 @@ export function xslt(stylesheetSource: string): Middleware {
         output = await transform(stylesheet, document);
       } catch (error) {
         if (!(error instanceof TransformError)) throw error;
-        return serverError(environ, startResponse, error.message);
+        environ["tsgi.errors"].write(
+          `xslt: ${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}: ${error.message}\n`,
+        );
+        return serverError(environ, startResponse);
       }
       const headers = withoutHeaders(held.headers, "content-type", "content-length");
       headers.push(["Content-Type", stylesheet.contentType]);

@@ -7,6 +7,7 @@
  * T seconds, M milliseconds, D microseconds, L seconds with decimals, p "<pid>",
  * {name}i request header, {name}o response header, {name}e environment variable.
  */
+import { headerValue } from "../tsgi/headers.js";
 import type { ExchangeRecord } from "./handler.js";
 import type { LogFile } from "./log.js";
 
@@ -28,12 +29,6 @@ function basicAuthUser(authorization: string | undefined): string {
   return colon > 0 ? decoded.slice(0, colon) : "-";
 }
 
-function responseHeader(record: ExchangeRecord, name: string): string {
-  const lower = name.toLowerCase();
-  for (const [key, value] of record.headers) if (key.toLowerCase() === lower) return value;
-  return "-";
-}
-
 /** The value of one atom for one exchange. */
 function atom(name: string, record: ExchangeRecord, now: Date, nanoseconds: bigint): string {
   const { request, environ } = record;
@@ -44,7 +39,7 @@ function atom(name: string, record: ExchangeRecord, now: Date, nanoseconds: bigi
       const value = request.headers[key.toLowerCase()];
       return value === undefined ? "-" : String(value);
     }
-    if (kind === "o") return responseHeader(record, key);
+    if (kind === "o") return headerValue(record.headers, key) ?? "-";
     return process.env[key] ?? "-";
   }
   const path = environ?.PATH_INFO ?? request.url ?? "";

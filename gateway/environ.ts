@@ -12,9 +12,6 @@ import { BadRequest } from "./errors.js";
 import type { TrustedProxies } from "./trusted-proxies.js";
 import { environKeyOf, unquoteToNative } from "../tsgi/rules.js";
 
-// Shared with the in-process test client (tsgi/testing.ts), which must not import the gateway.
-export { environKeyOf, unquoteToNative };
-
 /** What the environ needs to know about the server, fixed for the life of a worker. */
 export interface ServerContext {
   /** SCRIPT_NAME of the whole server: `""` or a path like `/app` (from `--root-path`). */

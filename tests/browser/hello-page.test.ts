@@ -3,7 +3,8 @@
  * what the page shows, and that nothing from the request can inject markup.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeValue, escapeHtml, helloPage, wantsHtml } from "../../app/hello-page.js";
+import { describeValue } from "../../app/describe-value.js";
+import { escapeHtml, helloPage, wantsHtml } from "../../app/hello-page.js";
 import { trail } from "../../app/middleware-trail.js";
 import type { Application } from "../../tsgi/types.js";
 import { startGateway, type RunningGateway } from "../helpers/gateway.js";

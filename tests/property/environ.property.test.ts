@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unquoteToNative } from "../../gateway/environ.js";
+import { unquoteToNative } from "../../tsgi/rules.js";
 import type { Application } from "../../tsgi/types.js";
 import { startGateway, type RunningGateway } from "../helpers/gateway.js";
 import { exchange } from "../hostile/raw-http.js";
