@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { STATUS_CODES } from "node:http";
+import { isHeaderNamed } from "../tsgi/headers.js";
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 import { sendPlainResponse } from "./plain-response.js";
@@ -67,24 +68,13 @@ export function requestRefusal(
         status: 431,
         reason: `Header field ${name} is too large (limit ${fieldLimit} bytes)`,
       };
-    switch (name.length) {
-      case 4:
-        if (name.toLowerCase() === "host") hosts++;
-        break;
-      case 12:
-        if (name.toLowerCase() === "content-type") contentTypes++;
-        break;
-      case 14:
-        if (contentLength === undefined && name.toLowerCase() === "content-length")
-          contentLength = value;
-        break;
-      case 17:
-        // Repeated fields join as one list, as Node's `headers` would show them.
-        if (name.toLowerCase() === "transfer-encoding")
-          transferEncoding =
-            transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-        break;
-    }
+    // isHeaderNamed compares lengths first: most names are told apart without lower-casing.
+    if (isHeaderNamed(name, "host")) hosts++;
+    else if (isHeaderNamed(name, "content-type")) contentTypes++;
+    else if (isHeaderNamed(name, "content-length")) contentLength ??= value;
+    else if (isHeaderNamed(name, "transfer-encoding"))
+      // Repeated fields join as one list, as Node's `headers` would show them.
+      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
   }
 
   if (request.httpVersionMajor !== 1) {
