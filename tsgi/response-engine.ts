@@ -184,7 +184,7 @@ export abstract class ResponseEngine {
   /** Called once, when the phase becomes `finished`. */
   protected abstract onFinished(): void;
 
-  /** True in the last phase (a method, so the phase can change between two reads of it). */
+  /** True in the last phase. (A getter: the phase may change while a chunk is awaited.) */
   get finished(): boolean {
     return this.phase === "finished";
   }
@@ -251,7 +251,7 @@ export abstract class ResponseEngine {
   };
 
   /** Sends what the app returned, by kind: an array at once, anything else chunk by chunk. */
-  respond(body: ResponseBody): void {
+  protected respond(body: ResponseBody): void {
     this.body = body;
     if (this.phase === "finished") {
       // The client left while the app was still working (after write()): close at once.
@@ -276,7 +276,7 @@ export abstract class ResponseEngine {
   }
 
   /** The common case — a list of chunks already in memory — with an exact Content-Length. */
-  respondWithArray(chunks: unknown[]): void {
+  protected respondWithArray(chunks: unknown[]): void {
     let total = 0;
     for (let i = 0; i < chunks.length; i++) {
       const problem = chunkProblem(chunks[i]);
@@ -321,7 +321,7 @@ export abstract class ResponseEngine {
   }
 
   /** Streams any iterable, sync or async, waiting for the output to drain when it is full. */
-  async pump(
+  protected async pump(
     body: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
     isAsync: boolean,
     drained?: Promise<void>,
@@ -356,7 +356,7 @@ export abstract class ResponseEngine {
   }
 
   /** Headers go out: `knownLength` >= 0 is the whole body's length, for a Content-Length. */
-  sendHeaders(knownLength: number): void {
+  protected sendHeaders(knownLength: number): void {
     if (this.phase === "awaiting-start") throw this.dataBeforeStart();
     this.phase = "sending";
     const addLength = knownLength >= 0 && this.declaredLength < 0 && !forbidsBody(this.code);
@@ -364,7 +364,7 @@ export abstract class ResponseEngine {
   }
 
   /** Sends one chunk, never past the app's Content-Length; a promise means "wait for drain". */
-  transmit(chunk: Uint8Array): Promise<void> | undefined {
+  protected transmit(chunk: Uint8Array): Promise<void> | undefined {
     if (this.clientGone) {
       this.finish(); // the client left before we got here
       return undefined;
@@ -384,13 +384,13 @@ export abstract class ResponseEngine {
   }
 
   /** True if the body is complete with `chunk`: no Content-Length, or exactly what it said. */
-  completesBody(chunk: Uint8Array): boolean {
+  protected completesBody(chunk: Uint8Array): boolean {
     if (this.clientGone) return false; // transmit() handles that
     return this.declaredLength < 0 || this.bytes + chunk.length === this.declaredLength;
   }
 
   /** Ends a response whose body has been fully produced. */
-  end(): void {
+  protected end(): void {
     if (this.phase === "finished") return;
     if (this.phase === "awaiting-start") throw this.endBeforeStart();
     if (this.phase === "started") this.sendHeaders(0);
@@ -404,7 +404,7 @@ export abstract class ResponseEngine {
   }
 
   /** The app (or its body) threw, or broke the contract. */
-  fail(error: unknown): void {
+  protected fail(error: unknown): void {
     if (this.phase === "finished") {
       this.answerFailure(error, true); // too late to answer: log it
       return;
@@ -414,7 +414,7 @@ export abstract class ResponseEngine {
   }
 
   /** The one way into the `finished` phase: closes the body and tells the subclass. */
-  finish(): void {
+  protected finish(): void {
     if (this.phase === "finished") return;
     this.phase = "finished";
     this.closeBody();
