@@ -227,9 +227,9 @@ export abstract class ResponseEngine {
     let declared = -1;
     let hasServer = false;
     for (let i = 0; i < headers.length; i++) {
-      const [name, value] = headers[i]!;
+      const name = headers[i]![0];
       // Its digits were checked with the other rules above.
-      if (isHeaderNamed(name, "content-length")) declared = Number(value);
+      if (isHeaderNamed(name, "content-length")) declared = Number(headers[i]![1]);
       else if (isHeaderNamed(name, "server")) hasServer = true;
     }
     this.status = status;
