@@ -46,6 +46,12 @@ const SIGNAL_QUEUE_LIMIT = 5;
  * once: they use up the whole budget.
  */
 export const BOOT_FAILURE_BUDGET = 5;
+/**
+ * Least time a booting worker gets before its heartbeat timeout applies: starting a fresh Node
+ * process and importing the app can block its event loop for seconds on a busy machine, which a
+ * short --timeout (meant for stuck requests) must not turn into kills.
+ */
+const BOOT_TIMEOUT_MS = 30_000;
 
 /** A worker as the master knows it. */
 interface WorkerRecord extends WorkerView {
@@ -288,6 +294,11 @@ export class Arbiter implements ServerView {
       // Others can take the traffic meanwhile: stop it now. A lone worker waits until its
       // replacement is ready, or the listening socket (owned by the workers) would close.
       if (this.#byAge("ready").length > 0) this.stopWorker(worker, "max_requests");
+      else
+        this.log.info(
+          "Worker (pid:%d) reached max_requests and is the only one serving: it serves on until its replacement is ready",
+          worker.pid,
+        );
     }
   }
 
@@ -396,7 +407,8 @@ export class Arbiter implements ServerView {
     const timeout = this.settings.timeout * 1000;
     for (const worker of this.workers.values()) {
       if (worker.killed) continue;
-      if (timeout > 0 && now - worker.lastHeartbeat > timeout) {
+      const allowed = worker.booted ? timeout : Math.max(timeout, BOOT_TIMEOUT_MS);
+      if (timeout > 0 && now - worker.lastHeartbeat > allowed) {
         const request = this.#scoreboardOf(worker);
         this.log.critical(
           "WORKER TIMEOUT (pid:%d)%s",
@@ -424,7 +436,13 @@ export class Arbiter implements ServerView {
     if (this.#spawnBlocked === null)
       for (let missing = this.numWorkers - serving.length; missing > 0; missing -= 1)
         this.spawnWorker();
-    for (const extra of serving.slice(0, Math.max(0, serving.length - this.numWorkers)))
+    // Too many: stop workers still booting first (newest first), then the oldest serving ones —
+    // stopping every listening worker while the rest still boot would close the socket.
+    const stopOrder = [
+      ...serving.filter((worker) => !worker.booted).reverse(),
+      ...serving.filter((worker) => worker.booted),
+    ];
+    for (const extra of stopOrder.slice(0, Math.max(0, serving.length - this.numWorkers)))
       this.stopWorker(extra, extra.reason ?? "ttou");
     this.#metrics?.setWorkers(this.workers.size);
   }
