@@ -1,10 +1,14 @@
 /** The access log's atoms and its JSON form, on a hand-made exchange record (no sockets). */
 import type { IncomingMessage } from "node:http";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AccessLog } from "../../gateway/access-log.js";
 import { DEFAULT_ACCESS_LOG_FORMAT } from "../../gateway/settings.js";
 import type { ExchangeRecord } from "../../gateway/handler.js";
 import { LogFile } from "../../gateway/log.js";
+
+// Real processes on a shared 2-core machine: booting one can take seconds under load. The
+// assertions are about behaviour; this only keeps a slow run from being cut off.
+vi.setConfig({ testTimeout: 90_000 });
 
 function record(): ExchangeRecord {
   const request = {

@@ -41,7 +41,7 @@ export class GatewayProcess {
   }
 
   /** Waits until the log matches `pattern` at least `count` times; returns the matches. */
-  async waitForLog(pattern: RegExp, count = 1, timeoutMs = 15_000): Promise<RegExpMatchArray[]> {
+  async waitForLog(pattern: RegExp, count = 1, timeoutMs = 30_000): Promise<RegExpMatchArray[]> {
     const global = new RegExp(
       pattern.source,
       pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g",
@@ -147,7 +147,7 @@ export function commandLine(pid: number): string {
 
 export async function waitUntil(
   check: () => Promise<boolean> | boolean,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

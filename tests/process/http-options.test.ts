@@ -6,8 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { APPS, GatewayProcess, get, waitUntil } from "./gateway-process.js";
+
+// Real processes on a shared 2-core machine: booting one can take seconds under load. The
+// assertions are about behaviour; this only keeps a slow run from being cut off.
+vi.setConfig({ testTimeout: 90_000 });
 
 const scratch = mkdtempSync(join(tmpdir(), "gateway-http-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
