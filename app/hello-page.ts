@@ -130,7 +130,12 @@ ${environRows(environ)}
 }
 
 export const helloPage: Application = (environ, startResponse) => {
-  if (!wantsHtml(environ.HTTP_ACCEPT)) return hello(environ, startResponse);
+  if (!wantsHtml(environ.HTTP_ACCEPT))
+    // The plain answer depends on Accept too: without `Vary: Accept` a shared cache could
+    // hand curl's text to a browser, or the other way round.
+    return hello(environ, (status, headers, excInfo) =>
+      startResponse(status, [...headers, ["Vary", "Accept"]], excInfo),
+    );
   const body = new TextEncoder().encode(renderPage(environ));
   startResponse("200 OK", [
     ["Content-Type", "text/html; charset=utf-8"],

@@ -142,17 +142,23 @@ export function proxy(options: ProxyOptions): ProxyApplication {
   const readTimeout = options.readTimeout ?? 30_000;
   const retryAfter = options.retryAfter ?? 5000;
   const upstreams = options.upstreams.map((url) => new Upstream(url, connectTimeout, readTimeout));
-  let turn = 0;
+  /** Index of the upstream whose turn is next. */
+  let next = 0;
 
-  /** This request's order of upstreams: round-robin among the healthy, then the rest. */
+  /**
+   * This request's order of upstreams: round-robin among the healthy, then the rest. The turn
+   * moves past the upstream actually chosen, not just by one: stepping by one would give the
+   * healthy upstream after a dead one its own turn *and* the dead one's (3 upstreams, one
+   * down: 2:1 instead of 1:1).
+   */
   function candidates(): Upstream[] {
     const now = Date.now();
-    const start = turn++ % upstreams.length;
-    const rotated = [...upstreams.slice(start), ...upstreams.slice(0, start)];
-    return [
-      ...rotated.filter((upstream) => upstream.isHealthy(now)),
-      ...rotated.filter((upstream) => !upstream.isHealthy(now)),
-    ];
+    const rotated = [...upstreams.slice(next), ...upstreams.slice(0, next)];
+    const healthy = rotated.filter((upstream) => upstream.isHealthy(now));
+    const down = rotated.filter((upstream) => !upstream.isHealthy(now));
+    const chosen = healthy[0] ?? down[0]!;
+    next = (upstreams.indexOf(chosen) + 1) % upstreams.length;
+    return [...healthy, ...down];
   }
 
   async function forward(environ: Environ, startResponse: Parameters<Application>[1]) {

@@ -12,7 +12,7 @@
 # On a machine with a registry, don't run this script: the official images are used.
 #
 # Usage: docker/build-local-base-images.sh [--rebuild]      (run as root or a docker-group user)
-# Env:   DEBIAN_MIRROR (default: the first bookworm URI in /etc/apt/sources.list.d/debian.sources)
+# Env:   DEBIAN_MIRROR (default: the host's apt sources; see debian-mirror.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,12 +27,8 @@ rebuild=false
 log() { printf 'base-images: %s\n' "$*" >&2; }
 have_image() { ! $rebuild && docker image inspect "$1" >/dev/null 2>&1; }
 
-debian_mirror() {
-  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
-  local uri
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  echo "${uri:-http://deb.debian.org/debian}"
-}
+# shellcheck source=debian-mirror.sh
+. ./debian-mirror.sh
 
 build_debian() {
   if have_image "$DEBIAN_IMAGE"; then log "$DEBIAN_IMAGE exists"; return; fi
@@ -40,11 +36,13 @@ build_debian() {
   local rootfs
   rootfs=$(mktemp -d /tmp/foobar-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' RETURN
-  log "debootstrap minbase bookworm from $(debian_mirror) (about 40 s)"
-  debootstrap --variant=minbase bookworm "$rootfs" "$(debian_mirror)" >/dev/null
+  local mirror
+  mirror=$(debian_mirror)
+  log "debootstrap minbase bookworm from $mirror (about 40 s)"
+  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
   # Like the official debian image: no apt cache, the same sources the host uses.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  echo "deb $(debian_mirror) bookworm main" >"$rootfs/etc/apt/sources.list"
+  echo "deb $mirror bookworm main" >"$rootfs/etc/apt/sources.list"
   tar -C "$rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null

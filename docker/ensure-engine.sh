@@ -12,11 +12,8 @@ COMPOSE_DEB_VERSION=${COMPOSE_DEB_VERSION:-2.26.1-4}
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 log() { printf 'engine: %s\n' "$*" >&2; }
 
-debian_mirror() {
-  local uri
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  echo "${DEBIAN_MIRROR:-${uri:-http://deb.debian.org/debian}}"
-}
+# shellcheck source=debian-mirror.sh
+. "$(dirname "$0")/debian-mirror.sh"
 
 if ! command -v docker >/dev/null || ! command -v dockerd >/dev/null; then
   log "installing Debian's docker.io"
@@ -29,7 +26,8 @@ if ! docker compose version >/dev/null 2>&1; then
   scratch=$(mktemp -d /tmp/foobar-compose.XXXXXX)
   trap 'rm -rf "$scratch"' EXIT
   mkdir -p "$scratch"/{lists/partial,cache/archives/partial,deb}
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) trixie main" \
+  mirror=$(debian_mirror)
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
     >"$scratch/sources.list"
   # A private apt state (lists, cache, sources) in the scratch dir; run as root, unsandboxed.
   apt_private=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null -o APT::Sandbox::User=root

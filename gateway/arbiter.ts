@@ -41,12 +41,21 @@ const SIGNALS = ["HUP", "TERM", "INT", "QUIT", "TTIN", "TTOU", "USR1"] as const;
 type SignalName = (typeof SIGNALS)[number];
 /** Gunicorn keeps at most 5 pending signals; more are dropped. */
 const SIGNAL_QUEUE_LIMIT = 5;
+/**
+ * Workers that may die while booting, one after another with no worker booting successfully in
+ * between, before the master stops trying (a crash can be a fluke: an OOM kill, a transient
+ * error in a hook; five in a row is a worker that cannot boot). Exit codes 3 and 4 say so at
+ * once: they use up the whole budget.
+ */
+export const BOOT_FAILURE_BUDGET = 5;
 
 /** A worker as the master knows it. */
 interface WorkerRecord extends WorkerView {
   process: ClusterWorker;
   /** booting → ready → (retiring: replacement on its way) → stopping → gone */
   state: "booting" | "ready" | "retiring" | "stopping";
+  /** It said "ready" once: a death before that is a boot failure. */
+  booted: boolean;
   lastHeartbeat: number;
   scoreboard: string;
   /** Why we are replacing or stopping it: reload, max_requests, timeout, ttou, shutdown. */
@@ -81,6 +90,18 @@ async function removeStaleSocket(path: string): Promise<void> {
   if (!alive) unlinkSync(path);
 }
 
+/** The generation a HUP replaces: what a failed reload goes back to. */
+interface Generation {
+  settings: Settings;
+  hooks: Partial<Hooks>;
+  log: Logger;
+  numWorkers: number;
+}
+
+function describeExit(exit: WorkerExit): string {
+  return exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}
+
 /** Stops the whole server instead of respawning (a worker that cannot boot would loop). */
 class HaltServer extends Error {
   constructor(
@@ -106,6 +127,12 @@ export class Arbiter implements ServerView {
   #stopping = false;
   #ready = false;
   #announced = new Set<string>();
+  /** Boot failures since a worker last booted (see BOOT_FAILURE_BUDGET). */
+  #bootFailures = 0;
+  /** Why no worker is spawned until the next HUP, or null. */
+  #spawnBlocked: string | null = null;
+  /** The configuration before the last HUP, until that reload has succeeded or failed. */
+  #previous: Generation | null = null;
   #pidfile: Pidfile | null = null;
   #metrics: MasterMetrics | null = null;
   #metricsServer: Server | null = null;
@@ -241,6 +268,8 @@ export class Arbiter implements ServerView {
     worker.lastHeartbeat = performance.now();
     if (message.gateway === "ready") {
       if (worker.state === "booting") worker.state = "ready";
+      worker.booted = true;
+      this.#bootFailures = 0;
       for (const address of message.addresses)
         if (!this.#announced.has(address)) {
           this.#announced.add(address);
@@ -277,12 +306,11 @@ export class Arbiter implements ServerView {
       if (worker === undefined) continue;
       this.workers.delete(exit.pid);
       this.#removeScoreboard(worker);
-      const bootError = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
-      if (bootError && !halting && worker.state !== "stopping") {
-        if (this.#abandonReload(exit.code!)) continue;
-        throw exit.code === APP_LOAD_ERROR
-          ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
-          : new HaltServer(`worker (pid:${exit.pid}) failed to boot`, WORKER_BOOT_ERROR);
+      if (!halting && !worker.booted && worker.state !== "stopping") {
+        this.#metrics?.countRestart("boot_failure");
+        callHookSync(this.hooks, "child_exit", this.log, this, worker);
+        this.#bootFailed(exit);
+        continue;
       }
       if (exit.signal === "SIGKILL" && !worker.killed)
         this.log.error("Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", exit.pid);
@@ -301,22 +329,66 @@ export class Arbiter implements ServerView {
   }
 
   /**
-   * A new worker started by HUP cannot boot (broken code or config deployed): rather than
-   * stop the server as at startup, keep the previous workers serving and drop the new ones.
-   * Returns false when no previous worker is left to fall back on.
+   * A worker died before it was ready. Within the budget it is simply replaced (by
+   * manageWorkers). Past it, never a respawn loop: a HUP's new workers are dropped and the
+   * previous generation keeps serving; otherwise, while booted workers still serve, no more
+   * are spawned until the next HUP; with none left, the server stops — exit 4 if the app
+   * failed to load, else 3 (Gunicorn's "Worker failed to boot").
    */
-  #abandonReload(exitCode: number): boolean {
+  #bootFailed(exit: WorkerExit): void {
+    const definitive = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
+    this.#bootFailures = definitive ? BOOT_FAILURE_BUDGET : this.#bootFailures + 1;
+    const how = describeExit(exit);
+    if (this.#bootFailures < BOOT_FAILURE_BUDGET) {
+      this.log.error(
+        "Worker (pid:%d) died while booting (%s): boot failure %d of %d before giving up",
+        exit.pid,
+        how,
+        this.#bootFailures,
+        BOOT_FAILURE_BUDGET,
+      );
+      return;
+    }
+    if (this.#abandonReload(how)) return;
+    const serving = [...this.workers.values()].filter(
+      (worker) => worker.booted && worker.state !== "stopping",
+    ).length;
+    if (serving > 0) {
+      this.#spawnBlocked = `workers cannot boot (${how})`;
+      this.log.error(
+        "Worker failed to boot (%s): not replacing workers until the next HUP; %d worker(s) keep serving",
+        how,
+        serving,
+      );
+      return;
+    }
+    throw exit.code === APP_LOAD_ERROR
+      ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
+      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, WORKER_BOOT_ERROR);
+  }
+
+  /**
+   * A new worker started by HUP cannot boot (broken code or config deployed): rather than
+   * stop the server as at startup, go back to the previous generation — its workers keep
+   * serving, and the configuration they were started with is the one later replacements get —
+   * and drop the new workers. Returns false when there is no reload to abandon.
+   */
+  #abandonReload(how: string): boolean {
     const previous = this.#byAge("retiring").filter((worker) => worker.reason === "reload");
-    if (previous.length === 0) return false;
+    if (previous.length === 0 || this.#previous === null) return false;
     this.log.error(
-      "Reload failed: new workers cannot boot (exit code %d); the previous workers keep serving",
-      exitCode,
+      "Reload failed: new workers cannot boot (%s); the previous workers keep serving",
+      how,
     );
     for (const worker of previous) {
       worker.state = "ready";
       delete worker.reason;
     }
     for (const worker of this.#byAge("booting")) this.stopWorker(worker, "reload failed");
+    ({ settings: this.settings, hooks: this.hooks, log: this.log } = this.#previous);
+    this.numWorkers = this.#previous.numWorkers;
+    this.#previous = null;
+    this.#bootFailures = 0;
     return true;
   }
 
@@ -351,8 +423,9 @@ export class Arbiter implements ServerView {
     const serving = [...this.workers.values()]
       .filter((worker) => worker.state === "booting" || worker.state === "ready")
       .sort((a, b) => a.age - b.age);
-    for (let missing = this.numWorkers - serving.length; missing > 0; missing -= 1)
-      this.spawnWorker();
+    if (this.#spawnBlocked === null)
+      for (let missing = this.numWorkers - serving.length; missing > 0; missing -= 1)
+        this.spawnWorker();
     for (const extra of serving.slice(0, Math.max(0, serving.length - this.numWorkers)))
       this.stopWorker(extra, extra.reason ?? "ttou");
     this.#metrics?.setWorkers(this.workers.size);
@@ -379,6 +452,7 @@ export class Arbiter implements ServerView {
       log: this.log,
       process: child,
       state: "booting",
+      booted: false,
       lastHeartbeat: performance.now(),
       scoreboard,
       killed: false,
@@ -436,6 +510,14 @@ export class Arbiter implements ServerView {
       );
       return;
     }
+    this.#previous = {
+      settings: this.settings,
+      hooks: this.hooks,
+      log: this.log,
+      numWorkers: this.#numWorkers,
+    };
+    this.#spawnBlocked = null;
+    this.#bootFailures = 0;
     this.settings = config.settings;
     this.hooks = config.hooks;
     this.log = Arbiter.#makeLogger(config.settings);

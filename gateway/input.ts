@@ -8,7 +8,8 @@
 import type { IncomingMessage } from "node:http";
 import type { InputStream } from "../tsgi/types.js";
 import { readlines } from "../tsgi/readlines.js";
-import { RequestBodyTooLarge } from "./errors.js";
+import { BadRequest, RequestBodyTooLarge } from "./errors.js";
+import { forbiddenTrailer } from "./request-guard.js";
 
 const EMPTY = new Uint8Array(0);
 const NEWLINE = 0x0a;
@@ -86,6 +87,11 @@ export class RequestInput implements InputStream {
     const next = await this.#source.next();
     if (next.done === true) {
       this.#ended = true;
+      // The trailers came with the end of a chunked body: a forbidden one fails the read, as a
+      // broken chunk would (the request guard closes the connection).
+      const trailer = forbiddenTrailer(this.#request.rawTrailers);
+      if (trailer !== null)
+        throw new BadRequest(`Trailer field ${trailer} is not allowed (RFC 9110 section 6.5.1)`);
       return false;
     }
     const chunk = next.value;

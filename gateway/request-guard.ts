@@ -33,6 +33,52 @@ export interface RequestRefusal {
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+/i;
 
 /**
+ * Fields a chunked request may not send as trailers (RFC 9110 §6.5.1): they must be known before
+ * the content — framing, routing, request modifiers, authentication, connection control and the
+ * content's format. llhttp itself refuses Content-Length and Transfer-Encoding there; the rest
+ * are refused here, so every one of them gets the same answer (Gunicorn refuses Host,
+ * Content-Length, Transfer-Encoding, Trailer, Authorization and TE; this list adds their kin).
+ */
+const FORBIDDEN_TRAILERS = new Set([
+  "authorization",
+  "cache-control",
+  "connection",
+  "content-encoding",
+  "content-length",
+  "content-range",
+  "content-type",
+  "cookie",
+  "expect",
+  "host",
+  "keep-alive",
+  "max-forwards",
+  "pragma",
+  "proxy-authorization",
+  "proxy-connection",
+  "range",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** The first trailer field in `rawTrailers` (name, value, …) that RFC 9110 forbids, or null. */
+export function forbiddenTrailer(rawTrailers: readonly string[]): string | null {
+  for (let i = 0; i < rawTrailers.length; i += 2) {
+    const name = rawTrailers[i]!;
+    const lower = name.toLowerCase();
+    if (FORBIDDEN_TRAILERS.has(lower) || lower.startsWith("if-")) return name;
+  }
+  return null;
+}
+
+/** What the screening learned about a request that passed it (filled in when given). */
+export interface Screening {
+  /** The body is chunked (the only transfer coding that passes). */
+  chunked: boolean;
+}
+
+/**
  * Why `request` must be refused, or null when it may go to the application. One pass over
  * `rawHeaders` (which keeps every repetition) collects what the checks need, so Node never has
  * to build `request.headers` for a request that passes.
@@ -40,6 +86,7 @@ const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+/i;
 export function requestRefusal(
   request: IncomingMessage,
   settings: GuardSettings,
+  screening?: Screening,
 ): RequestRefusal | null {
   const target = request.url ?? "";
   const line = settings.limit_request_line;
@@ -113,6 +160,7 @@ export function requestRefusal(
   const limit = settings.limit_request_body;
   if (limit > 0 && contentLength !== undefined && Number(contentLength) > limit)
     return { status: 413, reason: `Request body is too large (limit ${limit} bytes)` };
+  if (screening !== undefined) screening.chunked = transferEncoding !== undefined;
   return null;
 }
 
@@ -160,11 +208,16 @@ export interface RequestGuard {
 }
 
 export function createRequestGuard(settings: GuardSettings, log: Logger): RequestGuard {
-  // The response still being written on each connection: a parse error in a pipelined request
-  // must wait for it, or the error would be read as the answer to the earlier request.
-  const inFlight = new WeakMap<Duplex, ServerResponse>();
+  // The last response on each connection (and through `.req` its request). A parse error in a
+  // pipelined request must wait for it while it is being written, or the error would be read
+  // as the answer to the earlier request; while its request is incomplete, a parse error is in
+  // that request's body.
+  const lastResponse = new WeakMap<Duplex, ServerResponse>();
   // Connections whose last response said `Connection: close`: what follows on them is unread.
   const closing = new WeakSet<Duplex>();
+  const screening: Screening = { chunked: false };
+  // Each chunked request's response, for the trailer check at the end of its body.
+  const responseOf = new WeakMap<IncomingMessage, ServerResponse>();
 
   /** Node hands these listeners a plain Duplex; on a TCP or Unix server it is a net.Socket. */
   const addressOf = (socket: Duplex) =>
@@ -177,21 +230,83 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
   // One shared listener (no closure per request): a response always emits 'close', after
   // 'finish' or when the connection dies first.
   function forget(this: ServerResponse): void {
-    const socket = this.req.socket;
-    if (!this.shouldKeepAlive) closing.add(socket);
-    if (inFlight.get(socket) === this) inFlight.delete(socket);
+    if (!this.shouldKeepAlive) closing.add(this.req.socket);
   }
 
   function track(request: IncomingMessage, response: ServerResponse): void {
-    inFlight.set(request.socket, response);
+    lastResponse.set(request.socket, response);
     response.on("close", forget);
+  }
+
+  /** Ends the connection once `response` is completely sent: nothing more is read or answered. */
+  function closeAfter(response: ServerResponse, socket: Duplex): void {
+    if (closing.has(socket)) return;
+    closing.add(socket);
+    response.shouldKeepAlive = false; // says `Connection: close` if its head is not out yet
+    const close = () => (socket as Duplex & { destroySoon?: () => void }).destroySoon?.();
+    if (response.writableFinished || response.destroyed) close();
+    else response.once("close", close);
+  }
+
+  /** Does the app read this request's body (so a broken body must fail its read at once)? */
+  function appReads(request: IncomingMessage): boolean {
+    return request.listenerCount("readable") > 0 || request.listenerCount("data") > 0;
+  }
+
+  /**
+   * The end of a chunked body: its trailers are known now. An app that reads the body has its
+   * read fail with a 400 (tsgi.input checks them too); for one that answered without reading,
+   * that answer stands, and the connection ends after it.
+   */
+  function checkTrailers(this: IncomingMessage): void {
+    const name = forbiddenTrailer(this.rawTrailers);
+    const response = responseOf.get(this);
+    if (name === null || response === undefined) return;
+    if (!response.headersSent) {
+      response.shouldKeepAlive = false;
+      return;
+    }
+    warn(
+      this.socket.remoteAddress,
+      `Trailer field ${name} is not allowed; the response was already sent: connection closed after it`,
+    );
+    closeAfter(response, this.socket);
+  }
+
+  /**
+   * llhttp found the framing of `request`'s body broken. Nothing sent yet: 400, and close. The
+   * app answered without reading the body: its answer stands and the connection ends after it
+   * (an extra 400 would be read as the answer to the client's next request). The app is reading
+   * the body: drop the connection, which fails its read (its response cannot be completed).
+   */
+  function bodyFramingBroken(
+    response: ServerResponse,
+    socket: Duplex,
+    refusal: RequestRefusal | null,
+  ): void {
+    if (!response.headersSent && refusal !== null && socket.writable) {
+      socket.end(rawErrorResponse(refusal), () => socket.destroy());
+      return;
+    }
+    if (response.headersSent && (response.writableFinished || !appReads(response.req))) {
+      log.debug("The request body's framing broke after the response: connection closed after it");
+      closeAfter(response, socket);
+      return;
+    }
+    socket.destroy();
   }
 
   return {
     refuse(request, response) {
       track(request, response);
-      const refusal = requestRefusal(request, settings);
-      if (refusal === null) return false;
+      const refusal = requestRefusal(request, settings, screening);
+      if (refusal === null) {
+        if (screening.chunked) {
+          responseOf.set(request, response);
+          request.once("end", checkTrailers);
+        }
+        return false;
+      }
       warn(request.socket.remoteAddress, refusal.reason);
       sendPlainResponse(response, refusal.status, refusal.reason);
       return true;
@@ -199,7 +314,8 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
 
     onClientError(error, socket) {
       const address = addressOf(socket);
-      const pending = inFlight.get(socket);
+      const last = lastResponse.get(socket);
+      const pending = last?.writableFinished || last?.destroyed ? undefined : last;
       if (closing.has(socket) || (pending !== undefined && !pending.shouldKeepAlive)) {
         // Already answered with `Connection: close` (e.g. a refused request whose body llhttp
         // then failed to frame): Node closes the connection once that answer is out.
@@ -218,12 +334,8 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
         else if (refusal === null) socket.end();
         else socket.end(rawErrorResponse(refusal));
       };
-      if (pending !== undefined && !pending.req.complete) {
-        // The framing broke inside a body the app may be reading: it will never end. Answer
-        // if nothing was sent yet, then drop the connection, which fails the app's read.
-        if (refusal !== null && !pending.headersSent && socket.writable)
-          socket.end(rawErrorResponse(refusal), () => socket.destroy());
-        else socket.destroy();
+      if (last !== undefined && !last.req.complete) {
+        bodyFramingBroken(last, socket, refusal);
         return;
       }
       if (pending !== undefined && !pending.writableFinished && !pending.destroyed) {

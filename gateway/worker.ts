@@ -259,11 +259,18 @@ export async function runWorker(): Promise<void> {
     process.stderr.write(`gateway: worker started without ${WORKER_ENV}\n`);
     process.exit(WORKER_BOOT_ERROR);
   }
-  const worker = new Worker(boot);
+  // Everything up to "ready" is booting — the constructor too (it opens the scoreboard in
+  // --worker-tmp-dir): whatever fails there must exit 3, so the master stops instead of
+  // respawning a worker that can never boot.
+  // (Until the worker has opened its error log, boot errors go to stderr.)
+  let log = new Logger(new LogFile("-", 2), boot.settings.loglevel);
   try {
+    const worker = new Worker(boot);
+    log = worker.log;
     await worker.run();
   } catch (error) {
-    worker.log.error("Worker failed to boot: %s", error instanceof Error ? error.stack : error);
+    log.error("Worker failed to boot: %s", error instanceof Error ? error.message : error);
+    if (error instanceof Error) log.debug("%s", error.stack ?? "");
     process.exit(WORKER_BOOT_ERROR);
   }
 }

@@ -3,6 +3,7 @@
  * on TERM and at once on INT, and refuses to start a broken app.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { BOOT_FAILURE_BUDGET } from "../../gateway/arbiter.js";
 import { isRunning } from "../../gateway/pidfile.js";
 import {
   APPS,
@@ -152,6 +153,31 @@ describe("boot errors", () => {
     expect(server.log).toContain("this app is broken on purpose");
     expect(server.log).toMatch(/Shutting down: the app failed to load/);
     expect(server.log.match(/Booting worker/g)).toHaveLength(2);
+  });
+
+  it("a worker that cannot boot (--worker-tmp-dir missing) stops the server with exit 3, one line, no respawn", async () => {
+    const server = gateway(["-w", "2", "--worker-tmp-dir", "/nonexistent", `${APPS}/slow.js`]);
+    const { code } = await server.exited;
+    expect(code).toBe(3);
+    expect(server.log).toMatch(
+      /\[ERROR\] Worker failed to boot: ENOENT: no such file or directory, open '\/nonexistent\//,
+    );
+    expect(server.log).toMatch(/Shutting down: Worker failed to boot \(pid:\d+, exit code 3\)/);
+    expect(server.log.match(/Booting worker/g)).toHaveLength(2);
+    expect(server.log).not.toMatch(/^\s+at /m); // no stack trace
+  });
+
+  it("workers that die while booting without an exit code of 3/4 are counted: exit 3 past the budget", async () => {
+    const server = gateway(["-w", "2", `${APPS}/exits-at-import.js`]);
+    const { code } = await server.exited;
+    expect(code).toBe(3);
+    for (let failure = 1; failure < BOOT_FAILURE_BUDGET; failure++)
+      expect(server.log).toContain(
+        `(exit code 1): boot failure ${failure} of ${BOOT_FAILURE_BUDGET} before giving up`,
+      );
+    expect(server.log).toMatch(/Shutting down: Worker failed to boot \(pid:\d+, exit code 1\)/);
+    // The first two, then one replacement per failure but the last.
+    expect(server.log.match(/Booting worker/g)).toHaveLength(2 + BOOT_FAILURE_BUDGET - 1);
   });
 
   it("an address that cannot be bound stops the server (exit 3)", async () => {

@@ -73,6 +73,64 @@ describe("HUP", () => {
     expect(await server.workerPids()).toHaveLength(2);
   });
 
+  it("after a failed reload, a crashed old worker is not a reason to stop: the survivor serves until a good HUP", async () => {
+    const app = join(scratch, "crash-after-bad-deploy.js");
+    writeVersionedApp(app, "good");
+    const server = await gateway(["-w", "2", app]).ready(2);
+    writeFileSync(app, "throw new Error('bad deploy');\n");
+    server.signal("SIGHUP");
+    await server.waitForLog(/Reload failed: new workers cannot boot \(exit code 4\)/);
+    await waitUntil(async () => (await server.workerPids()).length === 2);
+    const [victim, survivor] = await server.workerPids();
+    process.kill(victim!, "SIGKILL");
+    // Its replacement imports the code on disk — still broken — so it cannot boot: the
+    // master keeps the survivor serving and spawns nothing more until the next HUP.
+    await server.waitForLog(/not replacing workers until the next HUP; 1 worker\(s\) keep serving/);
+    const booted = server.log.match(/Booting worker/g)!.length;
+    await sleep(2000);
+    expect(server.child.exitCode).toBeNull();
+    expect(server.log.match(/Booting worker/g)).toHaveLength(booted); // no respawn loop
+    for (let i = 0; i < 5; i++) expect((await get(server.port, "/")).body).toBe("good\n");
+    expect(await server.workerPids()).toEqual([survivor]);
+
+    writeVersionedApp(app, "fixed");
+    server.signal("SIGHUP");
+    await waitUntil(async () => (await get(server.port, "/")).body === "fixed\n");
+    await waitUntil(async () => (await server.workerPids()).length === 2);
+    expect(await server.workerPids()).not.toContain(survivor);
+  });
+
+  it("after a failed reload, a crashed old worker is replaced with the previous configuration's app", async () => {
+    const good = join(scratch, "generation-good.js");
+    const broken = join(scratch, "generation-broken.js");
+    const config = join(scratch, "generation.config.js");
+    writeVersionedApp(good, "previous");
+    writeFileSync(broken, "throw new Error('the new release is broken');\n");
+    writeFileSync(
+      config,
+      `export const app = ${JSON.stringify(good)};\nexport const workers = 2;\n`,
+    );
+    const server = await gateway(["-c", config]).ready(2);
+    writeFileSync(
+      config,
+      `export const app = ${JSON.stringify(broken)};\nexport const workers = 2;\n`,
+    );
+    server.signal("SIGHUP");
+    await server.waitForLog(/Reload failed: new workers cannot boot \(exit code 4\)/);
+    await waitUntil(async () => (await server.workerPids()).length === 2);
+    const [victim] = await server.workerPids();
+    process.kill(victim!, "SIGKILL");
+    await waitUntil(async () => {
+      const pids = await server.workerPids();
+      return pids.length === 2 && !pids.includes(victim!);
+    });
+    const replies = new Set<string>();
+    for (let i = 0; i < 20; i++) replies.add((await get(server.port, "/")).body);
+    expect([...replies]).toEqual(["previous\n"]);
+    expect(server.child.exitCode).toBeNull();
+    expect(server.log.match(/the new release is broken/g)?.length).toBeLessThanOrEqual(2);
+  });
+
   it("keeps the running configuration when the new config file is broken", async () => {
     const config = join(scratch, "reload.config.js");
     writeFileSync(config, "export const workers = 1;\n");

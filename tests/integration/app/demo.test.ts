@@ -39,6 +39,19 @@ describe("the demo app", () => {
     expect(await response.text()).toContain("Hello");
   });
 
+  it("says Vary: Accept on both answers at / (HTML for browsers, text for the rest)", async () => {
+    for (const accept of ["text/html,application/xhtml+xml", "*/*", undefined]) {
+      const response = await fetch(demo.url + "/", {
+        headers: accept === undefined ? {} : { Accept: accept },
+      });
+      await response.arrayBuffer();
+      expect(response.headers.get("content-type"), String(accept)).toMatch(
+        accept?.startsWith("text/html") ? /^text\/html/ : /^text\/plain/,
+      );
+      expect(response.headers.get("vary"), String(accept)).toBe("Accept");
+    }
+  });
+
   it("answers 404 for a path nothing is mounted at", async () => {
     expect((await fetch(demo.url + "/no/such/page")).status).toBe(404);
   });

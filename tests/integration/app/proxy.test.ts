@@ -81,6 +81,27 @@ describe("proxy", () => {
     expect(counts).toEqual({ a: 10, b: 10, c: 10 });
   });
 
+  it.each([0, 1, 2])(
+    "shares the traffic evenly among the healthy upstreams when upstream %i is down",
+    async (downIndex) => {
+      const ups = await Promise.all(["a", "b", "c"].map(upstream));
+      const app = proxy({ upstreams: ups.map((u) => u.url), retryAfter: 60_000 });
+      const base = await gatewayWith(app);
+      await ups[downIndex]!.close();
+      // Until a request finds it dead, the stopped upstream still has its turns.
+      for (let i = 0; i < 3; i++) expect((await get(base + "/")).status).toBe(200);
+      expect(app.health()[downIndex]!.healthy).toBe(false);
+      const counts: Record<string, number> = {};
+      for (let i = 0; i < 12; i++) {
+        const { status, echo } = await get(base + "/");
+        expect(status).toBe(200);
+        counts[echo.name] = (counts[echo.name] ?? 0) + 1;
+      }
+      const alive = ["a", "b", "c"].filter((_, index) => index !== downIndex);
+      expect(counts).toEqual({ [alive[0]!]: 6, [alive[1]!]: 6 });
+    },
+  );
+
   it("keeps every request succeeding when an upstream stops mid-test", async () => {
     const ups = await Promise.all(["a", "b", "c"].map(upstream));
     const app = proxy({ upstreams: ups.map((u) => u.url), retryAfter: 60_000 });
