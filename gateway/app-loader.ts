@@ -165,7 +165,22 @@ export async function loadApp(uri: string, cacheBust?: string): Promise<Applicat
 
 // ---- where an import failed ----
 
-const FRAME_IN_FILE = /(file:\/\/[^\s)]+?):(\d+):(\d+)/;
+/** A stack frame's location: `file:///a/b.js:3:7` (ES module) or `/a/b.js:3:7` (CommonJS). */
+const FRAME_IN_FILE = /(?:\(|at )((?:file:\/\/)?\/[^\s()]+?):(\d+):(\d+)\)?$/;
+const GATEWAY_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** The first frame of a stack in a file that is not the gateway's own code, as FILE:LINE:COL. */
+function firstOwnFrame(stack: string): string | null {
+  for (const line of stack.split("\n").slice(1)) {
+    const frame = FRAME_IN_FILE.exec(line.trim());
+    if (frame === null) continue;
+    const [, location = "", row, column] = frame;
+    const path = location.startsWith("file:") ? fileURLToPath(location) : location;
+    if (path.startsWith(GATEWAY_DIR)) continue;
+    return `${display(path)}:${row}:${column}`;
+  }
+  return null;
+}
 
 /**
  * One line for an error thrown while importing `path`: a syntax error as
@@ -175,20 +190,14 @@ const FRAME_IN_FILE = /(file:\/\/[^\s)]+?):(\d+):(\d+)/;
 export function describeImportError(error: unknown, path: string | null): string {
   if (!(error instanceof Error)) return String(error).split("\n")[0] ?? "";
   const message = error.message.split("\n")[0] ?? "";
-  const ownFrames = (error.stack ?? "")
-    .split("\n")
-    .slice(1)
-    .filter((line) => FRAME_IN_FILE.test(line) && !line.includes(import.meta.url));
-  if (error.name === "SyntaxError" && ownFrames.length === 0 && path !== null) {
+  const frame = firstOwnFrame(error.stack ?? "");
+  if (error.name === "SyntaxError" && frame === null && path !== null) {
     const found = findSyntaxError(path);
     if (found !== null) return found;
     return `SyntaxError: ${message} (in ${display(path)} or a module it imports)`;
   }
-  const frame = ownFrames.length > 0 ? FRAME_IN_FILE.exec(ownFrames[0]!) : null;
   const name = error.name === "Error" ? "" : `${error.name}: `;
-  if (frame === null) return `${name}${message}`;
-  const [, url = "", line, column] = frame;
-  return `${name}${message} (at ${display(fileURLToPath(url))}:${line}:${column})`;
+  return frame === null ? `${name}${message}` : `${name}${message} (at ${frame})`;
 }
 
 /** Relative imports of an ES module, found by a scan of its text (no parse needed). */
@@ -219,7 +228,8 @@ function findSyntaxError(entry: string): string | null {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     if (seen.size > 50 || Date.now() > deadline) return null;
     try {
-      execFileSync(process.execPath, ["--check", file], {
+      // A .js file outside a "type": "module" package is still an ES module to the gateway.
+      execFileSync(process.execPath, ["--experimental-default-type=module", "--check", file], {
         stdio: ["ignore", "ignore", "pipe"],
         timeout: Math.max(1, deadline - Date.now()),
       });

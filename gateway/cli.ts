@@ -8,9 +8,10 @@
  * by startup.ts; a problem there is one line and an exit code (2 usage, 3 boot, 4 app).
  */
 import cluster from "node:cluster";
-import { Arbiter } from "./arbiter.js";
 import { prepare, unexpectedErrorText } from "./startup.js";
-import { runWorker } from "./worker.js";
+
+// The arbiter and the worker (and the HTTP server under them) are imported only by the
+// process that runs them: a mistake on the command line is answered without loading them.
 
 async function main(argv: string[]): Promise<number> {
   const outcome = await prepare(argv);
@@ -21,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = outcome.serve;
   try {
+    const { Arbiter } = await import("./arbiter.js");
     return await new Arbiter(config, argv).run();
   } catch (error) {
     process.stderr.write(unexpectedErrorText(error, config.settings.loglevel === "debug"));
@@ -28,5 +30,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (cluster.isWorker) await runWorker();
+if (cluster.isWorker) await (await import("./worker.js")).runWorker();
 else process.exit(await main(process.argv.slice(2)));
