@@ -213,9 +213,17 @@ export async function checkStartup(settings: Settings, sources?: Sources): Promi
 
 // ---- the command line ----
 
+/** A value echoed in a message may hold a newline or an escape sequence: show it, escaped. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 function errorText(error: ConfigError | BootError | AppImportError): string {
-  const hint = "hint" in error && error.hint ? `gateway: hint: ${error.hint}\n` : "";
-  return `gateway: error: ${error.message}\n${hint}`;
+  const hint = "hint" in error && error.hint ? `gateway: hint: ${oneLine(error.hint)}\n` : "";
+  return `gateway: error: ${oneLine(error.message)}\n${hint}`;
 }
 
 function exitCodeOf(error: unknown): number | null {
@@ -227,7 +235,7 @@ function exitCodeOf(error: unknown): number | null {
 
 /** One line for an error nobody planned for; its stack only when debugging. */
 export function unexpectedErrorText(error: unknown, debug: boolean): string {
-  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  const message = oneLine(error instanceof Error ? error.message : String(error));
   const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : "";
   const hint = debug ? "" : "gateway: hint: --log-level debug prints the stack trace\n";
   return `gateway: error: ${message}\n${stack}${hint}`;
