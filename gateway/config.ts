@@ -39,11 +39,14 @@ function setOne(
   value: unknown,
   label: string,
   sources?: Map<SettingName, string>,
+  /** Turns an environment variable's text into the value (settings.ts `fromEnv`). */
+  transform: (text: string) => unknown = (text) => text,
 ): void {
   const spec = SETTING_BY_NAME.get(name);
   if (spec === undefined) throw new ConfigError(`${label}: unknown setting`);
   try {
-    (settings as unknown as Record<string, unknown>)[name] = spec.parse(value);
+    const given = typeof value === "string" ? transform(value) : value;
+    (settings as unknown as Record<string, unknown>)[name] = spec.parse(given);
   } catch (error) {
     throw new ConfigError(`${label}: ${(error as Error).message}`);
   }
@@ -314,12 +317,12 @@ export async function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<LoadedConfig & { sources: Map<SettingName, string>; help: boolean; version: boolean }> {
   const commandLine = parseCommandLine(argv);
-  const fromEnv = parseCommandLine(splitArgs(env.GATEWAY_CMD_ARGS ?? ""), "$GATEWAY_CMD_ARGS");
+  const envArgs = parseCommandLine(splitArgs(env.GATEWAY_CMD_ARGS ?? ""), "$GATEWAY_CMD_ARGS");
   const settings = defaultSettings();
   const sources = new Map<SettingName, string>();
 
   const configPath = (commandLine.values.get("config") ??
-    fromEnv.values.get("config") ??
+    envArgs.values.get("config") ??
     (existsSync("gateway.config.js") ? "gateway.config.js" : null)) as string | null;
   let hooks: Partial<Hooks> = {};
   let fileValues = new Map<string, unknown>();
@@ -332,29 +335,18 @@ export async function loadConfig(
   for (const spec of SETTINGS) {
     const text = spec.env === undefined ? undefined : env[spec.env]?.trim();
     if (text === undefined || text === "") continue;
-    if (fileValues.has(spec.name) || fromEnv.values.has(spec.name)) continue;
+    if (fileValues.has(spec.name) || envArgs.values.has(spec.name)) continue;
     if (commandLine.values.has(spec.name)) continue;
-    const value = "fromEnv" in spec && spec.fromEnv !== undefined ? tryFromEnv(spec, text) : text;
-    setOne(settings, spec.name, value, `$${spec.env} (${flagName(spec.name)})`, sources);
+    const label = `$${spec.env} (${flagName(spec.name)})`;
+    setOne(settings, spec.name, text, label, sources, "fromEnv" in spec ? spec.fromEnv : undefined);
   }
   for (const [name, value] of fileValues)
     setOne(settings, name, value, `config file ${configPath}: ${name}`, sources);
-  for (const [name, value] of fromEnv.values)
+  for (const [name, value] of envArgs.values)
     setOne(settings, name, value, `$GATEWAY_CMD_ARGS ${flagName(name)}`, sources);
   for (const [name, value] of commandLine.values)
     setOne(settings, name, value, flagName(name), sources);
   if (settings.max_requests_jitter > 0 && settings.max_requests === 0)
     throw new ConfigError("--max-requests-jitter: needs --max-requests");
   return { settings, hooks, sources, help: commandLine.help, version: commandLine.version };
-}
-
-function tryFromEnv(
-  spec: { name: SettingName; env?: string; fromEnv?: (text: string) => unknown },
-  text: string,
-): unknown {
-  try {
-    return spec.fromEnv!(text);
-  } catch (error) {
-    throw new ConfigError(`$${spec.env} (${flagName(spec.name)}): ${(error as Error).message}`);
-  }
 }
