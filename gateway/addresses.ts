@@ -11,6 +11,9 @@ export function parseAddress(text: string): Address {
   if (text.startsWith("unix:")) {
     const path = text.slice("unix:".length);
     if (path === "") throw new Error(`'${text}' has no socket path`);
+    // sockaddr_un.sun_path holds 108 bytes on Linux, the terminating NUL included.
+    if (Buffer.byteLength(path) > 107)
+      throw new Error(`socket path in '${text}' is longer than the 107 bytes a unix socket allows`);
     return { path };
   }
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d+))?$/.exec(text);
@@ -18,6 +21,8 @@ export function parseAddress(text: string): Address {
   const port = Number(match[3] ?? 8000);
   if (port > 65535) throw new Error(`port ${port} in '${text}' is out of range`);
   const host = match[1] ?? match[2] ?? "";
+  if (match[2] !== undefined && !/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?$/.test(host))
+    throw new Error(`'${host}' in '${text}' is not a host name or IP address`);
   if (match[1] !== undefined && isIP(host) !== 6)
     throw new Error(`'${host}' in '${text}' is not an IPv6 address`);
   return { host: host === "" ? "0.0.0.0" : host, port };

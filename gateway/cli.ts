@@ -3,54 +3,32 @@
  * `gateway [options] MODULE[:EXPORT]` — serve a TSGI application with a master process and N
  * worker processes, as Gunicorn serves WSGI. The same file is the entry point of both: Node's
  * cluster module starts each worker by running this program again, with NODE_UNIQUE_ID set.
+ *
+ * Everything up to the first worker (settings, paths, addresses, the app's module) is checked
+ * by startup.ts; a problem there is one line and an exit code (2 usage, 3 boot, 4 app).
  */
 import cluster from "node:cluster";
-import { Arbiter } from "./arbiter.js";
-import { AppImportError, loadApp } from "./app-loader.js";
-import { ConfigError, loadConfig } from "./config.js";
-import { helpText, printConfig } from "./help.js";
-import { VERSION } from "./version.js";
-import { runWorker } from "./worker.js";
+import { prepare, unexpectedErrorText } from "./startup.js";
 
-function fail(message: string, code = 2): never {
-  process.stderr.write(`gateway: error: ${message}\n`);
-  process.exit(code);
-}
+// The arbiter and the worker (and the HTTP server under them) are imported only by the
+// process that runs them: a mistake on the command line is answered without loading them.
 
 async function main(argv: string[]): Promise<number> {
-  let config;
+  const outcome = await prepare(argv);
+  process.stdout.write(outcome.stdout);
+  if (!("serve" in outcome)) {
+    process.stderr.write(outcome.stderr);
+    return outcome.exitCode;
+  }
+  const config = outcome.serve;
   try {
-    config = await loadConfig(argv);
+    const { Arbiter } = await import("./arbiter.js");
+    return await new Arbiter(config, argv).run();
   } catch (error) {
-    if (error instanceof ConfigError) fail(error.message);
-    throw error;
+    process.stderr.write(unexpectedErrorText(error, config.settings.loglevel === "debug"));
+    return 1;
   }
-  if (config.help) {
-    process.stdout.write(helpText());
-    return 0;
-  }
-  if (config.version) {
-    process.stdout.write(`gateway (foobar) ${VERSION}\n`);
-    return 0;
-  }
-  const { settings } = config;
-  if (settings.app === null) fail("no application given: gateway [options] MODULE[:EXPORT]");
-  if (settings.print_config) {
-    process.stdout.write(printConfig(config));
-    return 0;
-  }
-  if (settings.check_config) {
-    try {
-      await loadApp(settings.app);
-    } catch (error) {
-      if (error instanceof AppImportError) fail(error.message, 1);
-      throw error;
-    }
-    process.stdout.write("gateway: configuration and app are OK\n");
-    return 0;
-  }
-  return await new Arbiter(config, argv).run();
 }
 
-if (cluster.isWorker) await runWorker();
+if (cluster.isWorker) await (await import("./worker.js")).runWorker();
 else process.exit(await main(process.argv.slice(2)));

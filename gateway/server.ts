@@ -34,7 +34,7 @@ export type ServerSettings = Pick<
 
 /** The table's defaults (ignoring the environment), in one process. */
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
-  ...defaultSettings({}),
+  ...defaultSettings(),
   multiprocess: false,
 };
 

@@ -23,10 +23,14 @@ export interface SettingSpec<N extends string = string, T = unknown> {
   /** A repeatable flag (the value is a list). */
   multiple?: boolean;
   section: string;
-  /** The environment variable the default comes from, if any (documentation for --help). */
+  /**
+   * The environment variable the default comes from, as Gunicorn's $PORT, $WEB_CONCURRENCY and
+   * $FORWARDED_ALLOW_IPS: read only when no other source sets the setting, and validated then.
+   */
   env?: string;
-  /** The default, which may depend on the environment ($PORT, $WEB_CONCURRENCY, …). */
-  default: (env: NodeJS.ProcessEnv) => NoInfer<T>;
+  /** Turns the environment variable's text into a value for `parse` (default: the text). */
+  fromEnv?: (text: string) => unknown;
+  default: () => NoInfer<T>;
   /** How the default reads in --help and the docs. */
   defaultText: string;
   /**
@@ -69,9 +73,10 @@ const nonNegativeInt = (value: unknown) => asNumber(value, { integer: true });
 const seconds = (value: unknown) => asNumber(value, { integer: false });
 
 function positiveInt(value: unknown): number {
-  const number = nonNegativeInt(value);
-  if (number < 1) throw new Error(`'${String(value)}' must be at least 1`);
-  return number;
+  const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof number === "number" && number < 1)
+    throw new Error(`'${String(value)}' must be at least 1`);
+  return nonNegativeInt(value);
 }
 
 function asBoolean(value: unknown): boolean {
@@ -89,6 +94,32 @@ function asBindList(value: unknown): string[] {
     parseAddress(text);
     return text;
   });
+}
+
+/** $PORT: the port of the default bind, 0.0.0.0:$PORT (Gunicorn's rule). */
+function bindFromPort(text: string): string[] {
+  if (!/^\d+$/.test(text.trim()) || Number(text) > 65535)
+    throw new Error(`'${text}' is not a port number (0-65535)`);
+  return [`0.0.0.0:${Number(text)}`];
+}
+
+/**
+ * Gunicorn's umask: a number, written in decimal, 0o/0x, or octal with a leading 0 ("007"),
+ * as int(value, 0) with Gunicorn's leading-zero rule.
+ */
+function asUmask(value: unknown): number {
+  let number = value;
+  if (typeof value === "string") {
+    const text = value.trim();
+    if (/^0[0-7]+$/.test(text)) number = parseInt(text, 8);
+    else if (/^0o[0-7]+$/i.test(text)) number = parseInt(text.slice(2), 8);
+    else if (/^0x[0-9a-f]+$/i.test(text)) number = parseInt(text.slice(2), 16);
+    else if (/^\d+$/.test(text)) number = Number(text);
+    else number = NaN;
+  }
+  if (typeof number !== "number" || !Number.isInteger(number) || number < 0 || number > 0o777)
+    throw new Error(`'${String(value)}' is not a umask (0 to 0777, e.g. 007 or 0o007)`);
+  return number;
 }
 
 function asLevel(value: unknown): Level {
@@ -173,7 +204,8 @@ export const SETTINGS = [
     multiple: true,
     section: "Server socket",
     env: "PORT",
-    default: (env) => [env.PORT ? `0.0.0.0:${env.PORT}` : "127.0.0.1:8000"],
+    fromEnv: bindFromPort,
+    default: constant(["127.0.0.1:8000"]),
     defaultText: "127.0.0.1:8000, or 0.0.0.0:$PORT",
     parse: asBindList,
     description: "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several.",
@@ -195,10 +227,7 @@ export const SETTINGS = [
     meta: "INT",
     section: "Worker processes",
     env: "WEB_CONCURRENCY",
-    default: (env) => {
-      const fromEnv = Number(env.WEB_CONCURRENCY);
-      return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1;
-    },
+    default: constant(1),
     defaultText: "$WEB_CONCURRENCY or 1",
     parse: positiveInt,
     description: "Number of worker processes serving requests (try 2-4 per CPU core).",
@@ -336,7 +365,7 @@ export const SETTINGS = [
     meta: "IPS",
     section: "Security",
     env: "FORWARDED_ALLOW_IPS",
-    default: (env) => env.FORWARDED_ALLOW_IPS ?? "127.0.0.1,::1",
+    default: constant("127.0.0.1,::1"),
     defaultText: "127.0.0.1,::1, or $FORWARDED_ALLOW_IPS",
     parse: asIpList,
     description: "Peers (IPs, CIDRs or *) trusted to set X-Forwarded-For and X-Forwarded-Proto.",
@@ -372,6 +401,18 @@ export const SETTINGS = [
     defaultText: "the app",
     parse: asOptionalString,
     description: "Name shown in process titles: 'gateway: master [NAME]'.",
+  }),
+  setting({
+    name: "umask",
+    flag: "umask",
+    short: "m",
+    meta: "INT",
+    section: "Server mechanics",
+    default: constant(0),
+    defaultText: "0",
+    parse: asUmask,
+    description:
+      "Bits taken away from a unix socket's mode 0777, as Gunicorn's (0: any local user may connect, as to a TCP port; 007: only the owner and the group, e.g. nginx's).",
   }),
   setting({
     name: "accesslog",
@@ -454,9 +495,131 @@ export const SETTING_BY_NAME = new Map<string, AnySetting>(
   SETTINGS.map((spec) => [spec.name, spec]),
 );
 
-/** Every setting at its default; `env` is where $PORT, $WEB_CONCURRENCY… are read. */
-export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * Every setting at its default. The environment ($PORT, $WEB_CONCURRENCY…) is not read here:
+ * config.ts applies it, validated, where no other source set the setting.
+ */
+export function defaultSettings(): Settings {
   const settings: Record<string, unknown> = {};
-  for (const spec of SETTINGS) settings[spec.name] = spec.default(env);
+  for (const spec of SETTINGS) settings[spec.name] = spec.default();
   return settings as Settings;
 }
+
+/**
+ * Gunicorn settings the gateway does not have, with what to do instead: a Gunicorn user's
+ * habits get a hint rather than "unknown option". `name` is the config-file key, `flags` the
+ * command-line spellings.
+ */
+export interface ForeignSetting {
+  name: string;
+  flags: string[];
+  hint: string;
+}
+
+const TLS_HINT =
+  "TLS ends at nginx in front of the gateway (see nginx/); the gateway speaks plain HTTP";
+const LOGGING_HINT =
+  "logs go to --error-logfile and --access-logfile (or stderr/stdout, for the supervisor to collect)";
+const RELOAD_HINT =
+  "send HUP to reload the app with its new code (kill -HUP $(cat PIDFILE)); in development, node --watch";
+const USER_HINT =
+  "start the gateway as the user it should run as (USER in a Dockerfile, User= in a systemd unit)";
+
+export const GUNICORN_ONLY: readonly ForeignSetting[] = [
+  {
+    name: "preload_app",
+    flags: ["--preload"],
+    hint: "each worker imports the app itself: workers are fresh Node processes, not fork() copies, so there is no memory to share; leave it out",
+  },
+  {
+    name: "worker_class",
+    flags: ["-k", "--worker-class"],
+    hint: "there is one kind of worker, a Node event loop (like Gunicorn's async workers); leave it out",
+  },
+  {
+    name: "threads",
+    flags: ["--threads"],
+    hint: "a worker is one event-loop thread; for more of them use -w/--workers",
+  },
+  {
+    name: "worker_connections",
+    flags: ["--worker-connections"],
+    hint: "a worker takes as many connections as its event loop can; limit clients in nginx",
+  },
+  { name: "user", flags: ["-u", "--user"], hint: USER_HINT },
+  { name: "group", flags: ["-g", "--group"], hint: USER_HINT },
+  { name: "initgroups", flags: ["--initgroups"], hint: USER_HINT },
+  {
+    name: "daemon",
+    flags: ["-D", "--daemon"],
+    hint: "run the gateway in the foreground under a supervisor (systemd, Docker, compose)",
+  },
+  {
+    name: "chdir",
+    flags: ["--chdir"],
+    hint: "cd to the directory before starting the gateway (paths are relative to the working directory)",
+  },
+  {
+    name: "pythonpath",
+    flags: ["--pythonpath"],
+    hint: "MODULE is a file path (from the working directory) or an installed package name",
+  },
+  {
+    name: "raw_env",
+    flags: ["-e", "--env"],
+    hint: "set environment variables in the shell, the Dockerfile or the systemd unit",
+  },
+  { name: "reload", flags: ["--reload"], hint: RELOAD_HINT },
+  { name: "reload_engine", flags: ["--reload-engine"], hint: RELOAD_HINT },
+  { name: "reload_extra_files", flags: ["--reload-extra-file"], hint: RELOAD_HINT },
+  { name: "errorlog", flags: ["--log-file"], hint: "the gateway's name for it is --error-logfile" },
+  {
+    name: "limit_request_field_size",
+    flags: ["--limit-request-field_size"],
+    hint: "the gateway's name for it is --limit-request-field-size",
+  },
+  { name: "wsgi_app", flags: [], hint: "the gateway's name for it is app" },
+  { name: "keyfile", flags: ["--keyfile"], hint: TLS_HINT },
+  { name: "certfile", flags: ["--certfile"], hint: TLS_HINT },
+  { name: "ca_certs", flags: ["--ca-certs"], hint: TLS_HINT },
+  { name: "ssl_version", flags: ["--ssl-version"], hint: TLS_HINT },
+  { name: "cert_reqs", flags: ["--cert-reqs"], hint: TLS_HINT },
+  { name: "ciphers", flags: ["--ciphers"], hint: TLS_HINT },
+  {
+    name: "statsd_host",
+    flags: ["--statsd-host"],
+    hint: "use --metrics-bind ADDRESS (Prometheus)",
+  },
+  {
+    name: "statsd_prefix",
+    flags: ["--statsd-prefix"],
+    hint: "use --metrics-bind ADDRESS (Prometheus)",
+  },
+  {
+    name: "reuse_port",
+    flags: ["--reuse-port"],
+    hint: "the workers share the master's listening socket already; leave it out",
+  },
+  { name: "spew", flags: ["--spew"], hint: "use node --inspect or --cpu-prof to see what runs" },
+  {
+    name: "capture_output",
+    flags: ["--capture-output"],
+    hint: "an app writes to tsgi.errors, which is the error log; console output goes to the worker's stdout/stderr",
+  },
+  {
+    name: "paste",
+    flags: ["--paste", "--paster"],
+    hint: "PasteDeploy is Python; name the app as MODULE[:EXPORT]",
+  },
+  {
+    name: "proxy_protocol",
+    flags: ["--proxy-protocol"],
+    hint: "nginx in front speaks plain HTTP to the gateway and says who the client is in X-Forwarded-For (see --forwarded-allow-ips)",
+  },
+  { name: "logconfig", flags: ["--log-config"], hint: LOGGING_HINT },
+  { name: "logconfig_dict", flags: [], hint: LOGGING_HINT },
+  { name: "logconfig_json", flags: ["--log-config-json"], hint: LOGGING_HINT },
+  { name: "logger_class", flags: ["--logger-class"], hint: LOGGING_HINT },
+  { name: "syslog", flags: ["--log-syslog"], hint: LOGGING_HINT },
+  { name: "syslog_addr", flags: ["--log-syslog-to"], hint: LOGGING_HINT },
+];

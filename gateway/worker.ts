@@ -12,7 +12,7 @@
  * The master sees our heartbeat over IPC; if the master dies the IPC channel closes and Node's
  * cluster module exits the worker.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, openSync, writeSync } from "node:fs";
 import type { IncomingMessage, Server } from "node:http";
 import { AccessLog } from "./access-log.js";
 import { AppImportError, loadApp } from "./app-loader.js";
@@ -188,7 +188,12 @@ export class Worker implements WorkerView {
         this.log.error("Cannot listen on %s: %s", bind, error.message);
         process.exit(WORKER_BOOT_ERROR);
       });
-      const onListening = () => resolve(describeListener(server.address()));
+      const onListening = () => {
+        // The master's cluster module binds the socket with the process umask (0755 under the
+        // usual 022); --umask says who may connect, e.g. nginx running as another user.
+        if ("path" in address) chmodSync(address.path, 0o777 & ~this.settings.umask);
+        resolve(describeListener(server.address()));
+      };
       const backlog = this.settings.backlog;
       if ("path" in address) server.listen({ path: address.path, backlog }, onListening);
       else server.listen({ host: address.host, port: address.port, backlog }, onListening);

@@ -2,6 +2,9 @@
  * The arbiter keeps workers serving through crashes and stuck event loops, stops gracefully
  * on TERM and at once on INT, and refuses to start a broken app.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BOOT_FAILURE_BUDGET } from "../../gateway/arbiter.js";
 import { isRunning } from "../../gateway/pidfile.js";
@@ -173,12 +176,22 @@ describe("boot errors", () => {
     expect(server.log.match(/Booting worker/g)).toHaveLength(2);
   });
 
-  it("a worker that cannot boot (--worker-tmp-dir missing) stops the server with exit 3, one line, no respawn", async () => {
-    const server = gateway(["-w", "2", "--worker-tmp-dir", "/nonexistent", `${APPS}/slow.js`]);
+  it("a worker that cannot boot (--worker-tmp-dir gone) stops the server with exit 3, one line, no respawn", async () => {
+    // A missing --worker-tmp-dir is refused before any worker starts (tests/process/
+    // bad-invocations.test.ts); here it disappears after that check (on_starting removes it),
+    // so the workers themselves fail to boot.
+    const dir = mkdtempSync(join(tmpdir(), "gateway-vanishing-"));
+    const config = join(dir, "..", `${basename(dir)}.config.js`);
+    writeFileSync(
+      config,
+      `import { rmSync } from "node:fs";\nexport function on_starting() { rmSync(${JSON.stringify(dir)}, { recursive: true }); }\n`,
+    );
+    const server = gateway(["-w", "2", "-c", config, "--worker-tmp-dir", dir, `${APPS}/slow.js`]);
     const { code } = await server.exited;
+    rmSync(config, { force: true });
     expect(code).toBe(3);
     expect(server.log).toMatch(
-      /\[ERROR\] Worker failed to boot: ENOENT: no such file or directory, open '\/nonexistent\//,
+      /\[ERROR\] Worker failed to boot: ENOENT: no such file or directory, open '\/tmp\/gateway-vanishing-/,
     );
     expect(server.log).toMatch(/Shutting down: Worker failed to boot \(pid:\d+, exit code 3\)/);
     expect(server.log.match(/Booting worker/g)).toHaveLength(2);
@@ -205,6 +218,9 @@ describe("boot errors", () => {
     // The first master's listener is shared with its workers; a second master cannot bind it.
     const { code } = await second.exited;
     expect(code).toBe(3);
-    expect(second.log).toMatch(/Cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    // Found before any worker starts (the master binds each address for a moment first).
+    expect(second.log).toMatch(
+      /^gateway: error: --bind: cannot listen on 127\.0\.0\.1:\d+: the address is in use by another process\n$/,
+    );
   });
 });
