@@ -183,6 +183,9 @@ async function responseBody(
   return Object.assign(stream(), { close });
 }
 
+/** The body of a response that has none, of unknown length to the server. */
+const NO_BODY: ResponseBody = { *[Symbol.iterator]() {} };
+
 const BAD_REQUEST = new TextEncoder().encode("Bad Request: the request URL is not valid\n");
 
 /** Wraps a fetch handler `(request, env) => Response` as a TSGI application. */
@@ -204,16 +207,14 @@ export function fromFetch(handler: FetchHandler): Application {
     const response = await handler(request, environ);
     const [status, headers] = statusAndHeaders(response);
     startResponse(status, headers);
-    const abort = () => controller.abort();
-    if (
-      response.body === null ||
-      environ.REQUEST_METHOD === "HEAD" ||
-      forbidsBody(response.status)
-    ) {
+    if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
       await response.body?.cancel().catch(() => undefined);
-      return [];
+      // Not an empty array: that would let the server add `Content-Length: 0`, which for a HEAD
+      // response claims the GET body is empty. The handler's own Content-Length passes as it is.
+      return NO_BODY;
     }
-    return responseBody(response.body, abort);
+    if (response.body === null) return [];
+    return responseBody(response.body, () => controller.abort());
   };
 }
 

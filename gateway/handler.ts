@@ -224,7 +224,8 @@ class Exchange {
     if (this.status === undefined)
       throw new ContractViolation("the body ended and start_response() was never called");
     this.finished = true;
-    if (!this.headersSent) this.sendHeaders(0);
+    // An empty streamed body says the GET body is empty, except for a HEAD: it never has one.
+    if (!this.headersSent) this.sendHeaders(this.request.method === "HEAD" ? -1 : 0);
     if (
       this.declaredLength > this.bytes &&
       !forbidsBody(this.code) &&
