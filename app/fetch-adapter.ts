@@ -387,17 +387,21 @@ export function toFetch(app: Application): FetchHandler {
       closed = true;
       await body?.close?.();
     };
-    let rest: Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
+    let rest: Iterator<Uint8Array> | AsyncIterator<Uint8Array> | undefined;
     try {
       body = await app(environ, startResponse);
-      rest =
-        Symbol.asyncIterator in body
-          ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-          : (body as Iterable<Uint8Array>)[Symbol.iterator]();
+      if (Array.isArray(body)) {
+        // All in memory (hello's `[bytes]`): one buffer, an exact Content-Length, closed now.
+        for (const chunk of body as Uint8Array[]) if (chunk.length > 0) queue.push(chunk);
+        await close();
+      } else
+        rest =
+          Symbol.asyncIterator in body
+            ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+            : (body as Iterable<Uint8Array>)[Symbol.iterator]();
       // Headers go out with the first non-empty chunk, or at the end: until then the app may
       // still replace them (start_response with excInfo).
-      for (;;) {
-        if (queue.length > 0) break;
+      while (rest !== undefined && queue.length === 0) {
         const step = await rest.next();
         if (step.done === true) break;
         if (step.value.length > 0) queue.push(step.value);
@@ -415,11 +419,19 @@ export function toFetch(app: Application): FetchHandler {
     }
     headersOut = true;
     const code = Number(status.slice(0, 3));
+    const list = headers.map(([name, value]): [string, string] => [name, value]);
     const init: ResponseInit = {
       status: code,
       statusText: status.slice(4),
-      headers: headers.map(([name, value]) => [name, value] as [string, string]),
+      headers: list,
     };
+    if (rest === undefined) {
+      // As the gateway does for a body it holds whole: say its length, if the app did not.
+      const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+      if (!forbidsBody(code) && !headers.some(([name]) => name.toLowerCase() === "content-length"))
+        list.push(["content-length", String(bytes.length)]);
+      return new Response(request.method === "HEAD" || forbidsBody(code) ? null : bytes, init);
+    }
     if (request.method === "HEAD" || forbidsBody(code)) {
       await close();
       return new Response(null, init);
