@@ -3,292 +3,32 @@
  * TSGI server on the other — PEP 3333's promise, with Fastify as the framework.
  *
  * Fastify's own request path is `fastify.routing(req, res)`, the Node request listener it would
- * give `http.createServer`. We call it with two small stand-ins instead of Node's objects:
+ * give `http.createServer`; `fromRequestListener` (app/node-adapter.ts, shared with Express)
+ * calls it with stand-ins for Node's request and response. The only Fastify-specific step is
+ * waiting for `ready()`, which finalises routes and hooks before `routing` may run.
  *
- *   - `RequestStandIn`, a Readable that streams `tsgi.input` and carries what Fastify reads from
- *     an IncomingMessage: method, url, headers, httpVersion, a socket with the client address;
- *   - `ResponseStandIn`, a Writable whose writeHead/setHeader/write/end become `startResponse` and
- *     body chunks, with back-pressure: Fastify's writes wait while the server has not taken the
- *     previous chunks.
- *
- * Fastify sees the request as mounted: its URL is `PATH_INFO` (re-encoded) and the query, so a
- * Fastify app registers its routes from `/` and runs unchanged under any mount. Handlers that
- * need the mount (to build links) read it with `environOf(request.raw)?.SCRIPT_NAME`.
- * Hop-by-hop headers Fastify sets (`connection`, `transfer-encoding`, …) are dropped: framing
- * is the server's business.
+ * Fastify sees the path below the mount; handlers that need the mount (to build links) read it
+ * with `environOf(request.raw)?.SCRIPT_NAME`.
  */
-import { EventEmitter } from "node:events";
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
-import { Readable, Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import type { Application, Environ, ResponseBody, StartResponse, Status } from "../tsgi/types.js";
-import { mountedTarget, requestHeaders, responseHeaderList } from "./environ-http.js";
+import type { Application } from "../tsgi/types.js";
+import { fromRequestListener } from "./node-adapter.js";
 
-/** What Fastify reads from `req.socket`: the peer, TLS or not, and `on()` for its listeners. */
-class SocketStandIn extends EventEmitter {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly encrypted: boolean;
-  constructor(environ: Environ) {
-    super();
-    this.remoteAddress = environ.REMOTE_ADDR;
-    this.remotePort = environ.REMOTE_PORT ? Number(environ.REMOTE_PORT) : undefined;
-    this.encrypted = environ["tsgi.url_scheme"] === "https";
-  }
-  setTimeout(): this {
-    return this;
-  }
-}
-
-/** The request as Fastify expects it from Node: an IncomingMessage-shaped Readable. */
-class RequestStandIn extends Readable {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly httpVersion: string;
-  readonly httpVersionMajor = 1;
-  readonly httpVersionMinor: number;
-  readonly socket: SocketStandIn;
-  aborted = false;
-  complete = false;
-  #input: AsyncIterator<Uint8Array> | undefined;
-  #reading = false;
-
-  constructor(readonly environ: Environ) {
-    super();
-    this.method = environ.REQUEST_METHOD;
-    this.url = mountedTarget(environ);
-    this.headers = requestHeaders(environ);
-    this.httpVersion = environ.SERVER_PROTOCOL === "HTTP/1.0" ? "1.0" : "1.1";
-    this.httpVersionMinor = this.httpVersion === "1.0" ? 0 : 1;
-    this.socket = new SocketStandIn(environ);
-  }
-
-  get connection(): SocketStandIn {
-    return this.socket;
-  }
-
-  /** Readable's pull: one chunk of `tsgi.input` per call, so the body streams as it arrives. */
-  override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    this.#input ??= this.environ["tsgi.input"][Symbol.asyncIterator]();
-    this.#input.next().then(
-      (step) => {
-        this.#reading = false;
-        if (step.done === true) {
-          this.complete = true;
-          this.push(null);
-        } else this.push(step.value);
-      },
-      (error: unknown) => this.destroy(error instanceof Error ? error : new Error(String(error))),
-    );
-  }
-
-  /** The server gave up on the response (client gone): Fastify's abort hooks listen for this. */
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit("close");
-  }
-}
-
-type HeaderValue = string | string[] | number;
-
-/** Bytes the stand-in accepts without waiting for the server to take them. */
-const HIGH_WATER_MARK = 64 * 1024;
-
-/** The response as Fastify expects it from Node, turned into `startResponse` + body chunks. */
-class ResponseStandIn extends Writable {
-  statusCode = 200;
-  statusMessage = "";
-  headersSent = false;
-  readonly #headers = new Map<string, [string, HeaderValue]>();
-  readonly #chunks: Uint8Array[] = [];
-  #queuedBytes = 0;
-  /** Fastify's write callback held back until the server has taken the queue (back-pressure). */
-  #heldCallback: (() => void) | undefined;
-  #finished = false;
-  #failure: Error | undefined;
-  /** Wakes the body iterator waiting for a chunk or the end. */
-  #wake: (() => void) | undefined;
-  #announce: (() => void) | undefined;
-  readonly started: Promise<void>;
-
-  constructor(readonly request: RequestStandIn) {
-    super({ highWaterMark: HIGH_WATER_MARK });
-    this.started = new Promise((resolve) => (this.#announce = resolve));
-  }
-
-  setHeader(name: string, value: HeaderValue): this {
-    this.#headers.set(name.toLowerCase(), [name, value]);
-    return this;
-  }
-  getHeader(name: string): HeaderValue | undefined {
-    return this.#headers.get(name.toLowerCase())?.[1];
-  }
-  getHeaders(): Record<string, HeaderValue> {
-    const headers: Record<string, HeaderValue> = {};
-    for (const [lower, [, value]] of this.#headers) headers[lower] = value;
-    return headers;
-  }
-  getHeaderNames(): string[] {
-    return [...this.#headers.keys()];
-  }
-  hasHeader(name: string): boolean {
-    return this.#headers.has(name.toLowerCase());
-  }
-  removeHeader(name: string): void {
-    this.#headers.delete(name.toLowerCase());
-  }
-
-  /** `writeHead(code[, reason][, headers])`; headers as an object or a flat [name, value, …]. */
-  writeHead(
-    statusCode: number,
-    reasonOrHeaders?: string | Record<string, HeaderValue> | string[],
-    headers?: Record<string, HeaderValue> | string[],
-  ): this {
-    this.statusCode = statusCode;
-    let extra = headers;
-    if (typeof reasonOrHeaders === "string") this.statusMessage = reasonOrHeaders;
-    else extra = reasonOrHeaders;
-    if (Array.isArray(extra)) {
-      for (let i = 0; i + 1 < extra.length; i += 2) this.setHeader(extra[i]!, extra[i + 1]!);
-    } else if (extra !== undefined) {
-      for (const [name, value] of Object.entries(extra)) this.setHeader(name, value);
-    }
-    this.#start();
-    return this;
-  }
-  flushHeaders(): void {
-    this.#start();
-  }
-  /** TSGI has no trailers (neither has PEP 3333): they are dropped. */
-  addTrailers(): void {}
-  writeEarlyHints(): void {}
-  writeContinue(): void {}
-
-  #start(): void {
-    this.headersSent = true;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.#start();
-    this.#chunks.push(chunk);
-    this.#queuedBytes += chunk.length;
-    if (this.#queuedBytes < HIGH_WATER_MARK) callback();
-    else this.#heldCallback = callback;
-    // Let a synchronous `end(payload)` finish first, so a whole body can go out as one array.
-    queueMicrotask(() => this.#announce?.());
-    this.#wakeReader();
-  }
-
-  override _final(callback: () => void): void {
-    this.#start();
-    this.#finished = true;
-    this.#announce?.();
-    this.#wakeReader();
-    callback();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#finished) this.#failure = error ?? new Error("Fastify destroyed the response");
-    this.#announce?.();
-    this.#wakeReader();
-    callback(error);
-  }
-
-  #wakeReader(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  /** Everything queued so far; releases Fastify's held write. */
-  #takeQueue(): Uint8Array[] {
-    const taken = this.#chunks.splice(0);
-    this.#queuedBytes = 0;
-    const held = this.#heldCallback;
-    this.#heldCallback = undefined;
-    held?.();
-    return taken;
-  }
-
-  /** Calls `startResponse` with what Fastify set, minus hop-by-hop headers. */
-  respond(startResponse: StartResponse): void {
-    const reason = this.statusMessage || STATUS_CODES[this.statusCode] || "Unknown";
-    const headers: Record<string, HeaderValue> = {};
-    for (const [, [name, value]] of this.#headers) headers[name] = value;
-    startResponse(`${this.statusCode} ${reason}` as Status, responseHeaderList(headers));
-  }
-
-  /** True when Fastify has finished and everything it wrote is in the queue. */
-  get complete(): boolean {
-    return this.#finished && this.writableLength === 0;
-  }
-
-  get failure(): Error | undefined {
-    return this.#failure;
-  }
-
-  /** The body for the server: the whole queue at once if complete, else a stream of it. */
-  body(): ResponseBody {
-    const close = () => {
-      if (!this.#finished) {
-        this.request.abort();
-        this.destroy();
-      }
-    };
-    if (this.complete) return Object.assign(this.#takeQueue(), { close });
-    const stream = async function* (this: ResponseStandIn): AsyncGenerator<Uint8Array> {
-      for (;;) {
-        const chunks = this.#takeQueue();
-        for (const chunk of chunks) yield chunk;
-        if (this.#failure !== undefined) throw this.#failure;
-        if (this.#finished && this.#chunks.length === 0 && this.writableLength === 0) return;
-        if (this.#chunks.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
-      }
-    }.call(this);
-    // Explicit close: a generator never started would not run its cleanup on return().
-    return Object.assign(stream, { close });
-  }
-}
-
-/** The environ behind a request Fastify got from this adapter (`request.raw`), if it is one. */
-export function environOf(raw: unknown): Environ | undefined {
-  return raw instanceof RequestStandIn ? raw.environ : undefined;
-}
-
-async function serve(
-  instance: FastifyInstance,
-  environ: Environ,
-  startResponse: StartResponse,
-): Promise<ResponseBody> {
-  const request = new RequestStandIn(environ);
-  const response = new ResponseStandIn(request);
-  response.once("finish", () => request.emit("close"));
-  instance.routing(
-    request as unknown as IncomingMessage,
-    response as unknown as ServerResponse<IncomingMessage>,
-  );
-  await response.started;
-  if (response.failure !== undefined && !response.headersSent) throw response.failure;
-  response.respond(startResponse);
-  return response.body();
-}
+export { environOf } from "./node-adapter.js";
 
 /** Wraps a Fastify instance (routes registered, not listening) as a TSGI application. */
 export function fromFastify(instance: FastifyInstance): Application {
+  const serve = fromRequestListener(instance.routing);
   let ready: Promise<void> | undefined;
   let isReady = false;
   return function fastifyApplication(environ, startResponse) {
-    if (isReady) return serve(instance, environ, startResponse);
+    if (isReady) return serve(environ, startResponse);
     // Route contexts and hooks are finalised by ready(); routing() must not run before it.
     ready ??= new Promise<void>((resolve, reject) =>
       instance.ready((error) => (error ? reject(error) : resolve())),
     ).then(() => {
       isReady = true;
     });
-    return ready.then(() => serve(instance, environ, startResponse));
+    return ready.then(() => serve(environ, startResponse));
   };
 }

@@ -101,6 +101,7 @@ ${environRows(environ)}
 </tbody>
 </table>
 <p class="hint">Try <code>curl http://localhost:8000/</code>: without <code>Accept: text/html</code> the same app answers plain <code>Hello, World!</code>.</p>
+<p class="hint">In the demo, <code>/hono/page</code> serves this page from inside a Hono app: the request crosses <code>fromFetch</code> into Hono and <code>toFetch</code> back, and the middleware trail above names each adapter on the way.</p>
 </body>
 </html>
 `;

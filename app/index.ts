@@ -3,6 +3,8 @@
  *
  *   /             the hello page
  *   /api/…        a Fastify app (JSON routes, schema validation), through the Fastify adapter
+ *   /hono/…       a Hono app (a fetch handler), through fromFetch
+ *   /express/…    an Express app (a (req, res) listener), through fromExpress
  *   /environ      this request's environ as XML, rendered to HTML by the XSLT middleware
  *   /environ.xml  the same XML, raw
  *   /proxy/…      a reverse proxy / load balancer in front of $PROXY_UPSTREAMS
@@ -16,7 +18,11 @@ import type { Application } from "../tsgi/types.js";
 import { createApi } from "./api.js";
 import { ENVIRON_STYLESHEET } from "./environ-stylesheet.js";
 import { environView } from "./environ-view.js";
+import { fromExpress } from "./express-adapter.js";
+import { createExpressApp } from "./express-app.js";
 import { fromFastify } from "./fastify-adapter.js";
+import { fromFetch } from "./fetch-adapter.js";
+import { createHonoApp } from "./hono-app.js";
 import { helloPage } from "./hello-page.js";
 import { trail } from "./middleware-trail.js";
 import { proxy } from "./proxy.js";
@@ -70,6 +76,8 @@ export function createDemo(env: Record<string, string | undefined> = process.env
   const router = urlMap({
     "/": rootOnly(helloPage),
     "/api": trail("fastify-adapter")(fromFastify(createApi())),
+    "/hono": trail("fetch-adapter")(fromFetch(createHonoApp().fetch)),
+    "/express": trail("express-adapter")(fromExpress(createExpressApp())),
     "/environ": trail("xslt")(xslt(ENVIRON_STYLESHEET)(environView)),
     "/environ.xml": environView,
     ...proxyMounts(env["PROXY_UPSTREAMS"]),

@@ -172,6 +172,40 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       skipReason: undefined,
       commands: (p) => [foobar(p, 1, hello)],
     },
+    // Hono and Express served by their own Node server, then by foobar through their adapters
+    // (fromFetch, fromExpress): the adapter's cost, one process each.
+    {
+      id: "hono-node",
+      label: "Hono on @hono/node-server",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("hono.js"), String(p)] }],
+    },
+    {
+      id: "hono-foobar-1",
+      label: "Hono via fromFetch, foobar 1w",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [foobar(p, 1, `${server("hello-frameworks.js")}:honoViaFetch`)],
+    },
+    {
+      id: "express-node",
+      label: "Express on node:http",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("express.js"), String(p)] }],
+    },
+    {
+      id: "express-foobar-1",
+      label: "Express via fromExpress, foobar 1w",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [foobar(p, 1, `${server("hello-frameworks.js")}:expressViaAdapter`)],
+    },
     {
       id: `node-cluster-${n}`,
       label: `node:http cluster ${n}w`,

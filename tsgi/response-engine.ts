@@ -393,7 +393,8 @@ export abstract class ResponseEngine {
   protected end(): void {
     if (this.phase === "finished") return;
     if (this.phase === "awaiting-start") throw this.endBeforeStart();
-    if (this.phase === "started") this.sendHeaders(0);
+    // An empty streamed body says the GET body is empty; a HEAD response says nothing of it.
+    if (this.phase === "started") this.sendHeaders(this.isHead ? -1 : 0);
     if (this.declaredLength > this.bytes && !forbidsBody(this.code) && !this.isHead) {
       this.logError(
         `${this.describe()}: app sent ${this.bytes} bytes of its Content-Length ${this.declaredLength}; connection closed so the client sees it`,

@@ -69,6 +69,31 @@ describe("the demo app", () => {
     expect(invalid.status).toBe(400);
   });
 
+  it("serves a Hono app at /hono and an Express app at /express, each seeing its mount", async () => {
+    for (const [mount, adapter] of [
+      ["/hono", "fetch-adapter"],
+      ["/express", "express-adapter"],
+    ]) {
+      const index = (await (await fetch(`${demo.url}${mount}/`)).json()) as {
+        routes: string[];
+        trail: string[];
+      };
+      expect(index.routes[0]).toBe(`GET ${mount}/hello?name=`);
+      expect(index.trail).toEqual(["router", adapter]);
+      const hello = await fetch(`${demo.url}${mount}/hello?name=demo`);
+      expect(await hello.text()).toBe("Hello, demo!");
+    }
+  });
+
+  it("shows the adapters in the hello page's trail when it is reached through Hono", async () => {
+    const response = await fetch(demo.url + "/hono/page", { headers: { Accept: "text/html" } });
+    const html = await response.text();
+    expect(response.status).toBe(200);
+    expect(html).toMatch(
+      /id="middleware-trail"><code>router<\/code> → <code>fetch-adapter<\/code> → <code>to-fetch<\/code> → app/,
+    );
+  });
+
   it("renders the environ through XSLT at /environ, with the middleware trail", async () => {
     const response = await fetch(demo.url + "/environ?x=1");
     expect(response.status).toBe(200);

@@ -1,0 +1,441 @@
+/**
+ * The web-standard fetch handler — `(request: Request) => Response`, what Hono, Deno, Bun and
+ * edge runtimes speak — on both sides of the contract:
+ *
+ *   - `fromFetch(handler)`: a fetch handler as a TSGI application. The environ becomes a
+ *     `Request` (its URL rebuilt as PEP 3333's "URL Reconstruction" does, its body streamed from
+ *     `tsgi.input`); the `Response` becomes status, headers (repeated `Set-Cookie` kept) and a
+ *     streamed body. The environ itself is passed as the handler's second argument, the `env`
+ *     a fetch runtime gives (Hono's `c.env`), so a handler can still read `SCRIPT_NAME`.
+ *   - `toFetch(app)`: a TSGI application as a fetch handler, for any server that speaks fetch
+ *     (`@hono/node-server`, Deno.serve, Bun.serve).
+ *
+ * Both stream with back-pressure: nothing is read from one side before the other side asks, and
+ * closing one side (a client gone) cancels the other.
+ */
+import { STATUS_CODES } from "node:http";
+import type { ReadableStreamReadResult } from "node:stream/web";
+import type {
+  Application,
+  Environ,
+  ErrorStream,
+  HeaderList,
+  InputStream,
+  ResponseBody,
+  StartResponse,
+  Status,
+} from "../tsgi/types.js";
+import { environKeyOf, forbidsBody, unquoteToNative } from "../tsgi/rules.js";
+import { readlines } from "../tsgi/readlines.js";
+import { isHopByHop, quotePath, requestHeaders } from "./environ-http.js";
+
+/** A fetch handler; `env` is whatever the runtime passes along (here: the environ). */
+export type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
+
+/** True if `env` is a TSGI environ (what `fromFetch` passes a handler as its `env`). */
+export function isEnviron(env: unknown): env is Environ {
+  return typeof env === "object" && env !== null && "tsgi.version" in env;
+}
+
+// ---- fromFetch: environ → Request, Response → status, headers, body ----
+
+/**
+ * The URL the client asked for, rebuilt from the environ as PEP 3333 does ("URL
+ * Reconstruction"): scheme, `Host` (or SERVER_NAME and a non-default SERVER_PORT), the quoted
+ * SCRIPT_NAME and PATH_INFO, and the query.
+ */
+export function requestUrl(environ: Environ): string {
+  const scheme = environ["tsgi.url_scheme"];
+  let url = `${scheme}://`;
+  if (environ.HTTP_HOST) url += environ.HTTP_HOST;
+  else {
+    url += environ.SERVER_NAME;
+    const port = environ.SERVER_PORT;
+    if (port !== (scheme === "https" ? "443" : "80")) url += `:${port}`;
+  }
+  url += quotePath(environ.SCRIPT_NAME) + quotePath(environ.PATH_INFO);
+  if (environ.QUERY_STRING !== "") url += `?${environ.QUERY_STRING}`;
+  return url;
+}
+
+/** Does this request carry a body? (A length above zero, or chunked; never GET or HEAD.) */
+function hasBody(environ: Environ): boolean {
+  const method = environ.REQUEST_METHOD;
+  if (method === "GET" || method === "HEAD") return false;
+  const length = environ.CONTENT_LENGTH;
+  if (length !== undefined && length !== "") return length !== "0";
+  return environ.HTTP_TRANSFER_ENCODING !== undefined;
+}
+
+/** `tsgi.input` as a ReadableStream that reads one chunk each time the handler asks for one. */
+function inputStream(input: InputStream): ReadableStream<Uint8Array> {
+  let chunks: AsyncIterator<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        chunks ??= input[Symbol.asyncIterator]();
+        const step = await chunks.next();
+        if (step.done === true) controller.close();
+        else controller.enqueue(step.value);
+      },
+      async cancel() {
+        await chunks?.return?.();
+      },
+    },
+    { highWaterMark: 0 }, // no read-ahead: the body flows only as fast as the handler reads
+  );
+}
+
+/** The environ as a `Request`; `signal` aborts when the server gives up on the response. */
+export function toRequest(environ: Environ, signal?: AbortSignal): Request {
+  const body = hasBody(environ) ? inputStream(environ["tsgi.input"]) : null;
+  return new Request(requestUrl(environ), {
+    method: environ.REQUEST_METHOD,
+    headers: requestHeaders(environ),
+    body,
+    signal,
+    // A streamed request body must say so (the fetch standard's "half duplex").
+    ...(body === null ? {} : { duplex: "half" }),
+  } as RequestInit);
+}
+
+/** Status and headers of a `Response` as TSGI has them, without hop-by-hop headers. */
+function statusAndHeaders(response: Response): [Status, HeaderList] {
+  const reason = response.statusText || STATUS_CODES[response.status] || "Unknown";
+  const headers: HeaderList = [];
+  // forEach would join repeated Set-Cookie headers into one (cookies contain commas);
+  // getSetCookie() gives each one.
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie" && !isHopByHop(name)) headers.push([name, value]);
+  });
+  for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
+  return [`${response.status} ${reason}` as Status, headers];
+}
+
+const NOT_YET = Symbol("not yet");
+
+/** The next step of `reader` if it is already there (a few microtasks), else NOT_YET. */
+function readIfReady(
+  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
+): Promise<ReadableStreamReadResult<Uint8Array> | typeof NOT_YET> {
+  const later = Promise.resolve()
+    .then(() => undefined)
+    .then((): typeof NOT_YET => NOT_YET);
+  return Promise.race([pending, later]);
+}
+
+function checkChunk(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new TypeError(`fromFetch: the response body yielded ${typeof chunk}, not a Uint8Array`);
+}
+
+/**
+ * The `Response` body as a TSGI body. A body that is complete within a few microtasks (a string
+ * or bytes the handler had at hand) goes back as an array, so the server can send an exact
+ * Content-Length; anything else streams, read only as fast as the server sends.
+ */
+async function responseBody(
+  body: ReadableStream<Uint8Array>,
+  abort: () => void,
+): Promise<ResponseBody> {
+  const reader = body.getReader();
+  let finished = false;
+  const close = async () => {
+    if (finished) return;
+    finished = true;
+    abort();
+    await reader.cancel().catch(() => undefined);
+  };
+  const chunks: Uint8Array[] = [];
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  try {
+    // The first chunk: the server sends the headers with it anyway, so waiting costs nothing.
+    const first = await reader.read();
+    if (first.done) finished = true;
+    else {
+      chunks.push(checkChunk(first.value));
+      pending = reader.read();
+      const second = await readIfReady(pending);
+      if (second !== NOT_YET) {
+        pending = undefined;
+        if (second.done) finished = true;
+        else chunks.push(checkChunk(second.value));
+      }
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  if (finished) return Object.assign(chunks, { close });
+  const stream = async function* (): AsyncGenerator<Uint8Array> {
+    yield* chunks;
+    for (;;) {
+      const step = await (pending ?? reader.read());
+      pending = undefined;
+      if (step.done) {
+        finished = true;
+        return;
+      }
+      yield checkChunk(step.value);
+    }
+  };
+  // close() is attached explicitly: a generator never started would not run a finally block.
+  return Object.assign(stream(), { close });
+}
+
+/** The body of a response that has none, of unknown length to the server. */
+const NO_BODY: ResponseBody = { *[Symbol.iterator]() {} };
+
+const BAD_REQUEST = new TextEncoder().encode("Bad Request: the request URL is not valid\n");
+
+/** Wraps a fetch handler `(request, env) => Response` as a TSGI application. */
+export function fromFetch(handler: FetchHandler): Application {
+  return async function fetchApplication(environ, startResponse) {
+    const controller = new AbortController();
+    let request: Request;
+    try {
+      request = toRequest(environ, controller.signal);
+    } catch (error) {
+      // A Host header that cannot be part of a URL: the client's fault, not the app's.
+      environ["tsgi.errors"].write(`fromFetch: ${requestUrl(environ)}: ${String(error)}\n`);
+      startResponse("400 Bad Request", [
+        ["Content-Type", "text/plain; charset=utf-8"],
+        ["Content-Length", String(BAD_REQUEST.length)],
+      ]);
+      return [BAD_REQUEST];
+    }
+    const response = await handler(request, environ);
+    const [status, headers] = statusAndHeaders(response);
+    startResponse(status, headers);
+    if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
+      await response.body?.cancel().catch(() => undefined);
+      // Not an empty array: that would let the server add `Content-Length: 0`, which for a HEAD
+      // response claims the GET body is empty. The handler's own Content-Length passes as it is.
+      return NO_BODY;
+    }
+    if (response.body === null) return [];
+    return responseBody(response.body, () => controller.abort());
+  };
+}
+
+// ---- toFetch: Request → environ, start_response + body → Response ----
+
+/** `tsgi.input` over a request's ReadableStream body, read only as the app asks. */
+class StreamInput implements InputStream {
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buffer: Uint8Array = new Uint8Array(0);
+  #ended: boolean;
+
+  constructor(readonly body: ReadableStream<Uint8Array> | null) {
+    this.#ended = body === null;
+  }
+
+  /** Appends the next chunk to the buffer; false at the end of the body. */
+  async #pull(): Promise<boolean> {
+    if (this.#ended) return false;
+    this.#reader ??= this.body!.getReader();
+    const step = await this.#reader.read();
+    if (step.done) {
+      this.#ended = true;
+      return false;
+    }
+    this.#buffer =
+      this.#buffer.length === 0 ? step.value : Buffer.concat([this.#buffer, step.value]);
+    return true;
+  }
+
+  #take(size: number): Uint8Array {
+    const taken = this.#buffer.subarray(0, size);
+    this.#buffer = this.#buffer.subarray(size);
+    return taken;
+  }
+
+  async read(size?: number): Promise<Uint8Array> {
+    const wanted = size === undefined || size < 0 ? Infinity : size;
+    while (this.#buffer.length < wanted && (await this.#pull()));
+    return this.#take(Math.min(wanted, this.#buffer.length));
+  }
+
+  async readline(size?: number): Promise<Uint8Array> {
+    const limit = size === undefined || size < 0 ? Infinity : size;
+    for (;;) {
+      const newline = this.#buffer.indexOf(0x0a);
+      if (newline !== -1) return this.#take(Math.min(newline + 1, limit));
+      if (this.#buffer.length >= limit || !(await this.#pull()))
+        return this.#take(Math.min(this.#buffer.length, limit));
+    }
+  }
+
+  readlines(hint?: number): Promise<Uint8Array[]> {
+    return readlines(this, hint);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (this.#buffer.length === 0 && !(await this.#pull())) return;
+      yield this.#take(this.#buffer.length);
+    }
+  }
+}
+
+/** `tsgi.errors` for a fetch server: the process's stderr. */
+const stderrErrors: ErrorStream = {
+  write: (text) => void process.stderr.write(text),
+  writelines: (lines) => {
+    for (const line of lines) process.stderr.write(line);
+  },
+  flush: () => undefined,
+};
+
+/**
+ * The environ for a `Request`. A fetch request knows nothing of mounts (SCRIPT_NAME is `""`) or
+ * of the client's address. If the fetch server passes a TSGI environ as `env` — the app runs
+ * inside `fromFetch`, in a fetch framework — that environ's extension keys (`gateway.*`,
+ * `demo.trail`) carry over, so what middleware recorded outside is still seen inside.
+ */
+export function toEnviron(request: Request, env?: unknown): Environ {
+  const url = new URL(request.url);
+  const scheme = url.protocol === "https:" ? "https" : "http";
+  const environ = {
+    REQUEST_METHOD: request.method,
+    SCRIPT_NAME: "",
+    PATH_INFO: unquoteToNative(url.pathname),
+    QUERY_STRING: url.search.slice(1),
+    SERVER_NAME: url.hostname,
+    SERVER_PORT: url.port || (scheme === "https" ? "443" : "80"),
+    SERVER_PROTOCOL: "HTTP/1.1",
+    SERVER_SOFTWARE: "foobar-toFetch",
+    "tsgi.version": [1, 0],
+    "tsgi.url_scheme": scheme,
+    "tsgi.input": new StreamInput(request.body),
+    "tsgi.errors": stderrErrors,
+    "tsgi.multithread": false,
+    "tsgi.multiprocess": false,
+    "tsgi.run_once": false,
+    "tsgi.input_terminated": true,
+  } as Environ;
+  const cgi = environ as unknown as Record<string, string>;
+  request.headers.forEach((value, name) => {
+    const key = environKeyOf(name);
+    if (key !== null) cgi[key] = value;
+  });
+  environ.HTTP_HOST ??= url.host;
+  if (isEnviron(env))
+    for (const [key, value] of Object.entries(env))
+      if (key.includes(".") && !key.startsWith("tsgi.")) environ[key as `x.${string}`] = value;
+  return environ;
+}
+
+/**
+ * The app's body as a ReadableStream: one chunk per pull (`queue` first, where write() puts
+ * its chunks), `close()` called exactly once — at the end, on an error, or when cancelled.
+ */
+function bodyStream(
+  queue: Uint8Array[],
+  rest: Iterator<Uint8Array> | AsyncIterator<Uint8Array>,
+  close: () => Promise<void>,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const queued = queue.shift();
+        if (queued !== undefined) return controller.enqueue(queued);
+        try {
+          const step = await rest.next();
+          if (step.done === true) {
+            await close();
+            controller.close();
+          } else if (step.value.length > 0) controller.enqueue(step.value);
+        } catch (error) {
+          await close();
+          controller.error(error);
+        }
+      },
+      async cancel() {
+        await close(); // the client went away
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+const INTERNAL_ERROR = "Internal Server Error\n";
+
+/** Wraps a TSGI application as a fetch handler `(request, env?) => Promise<Response>`. */
+export function toFetch(app: Application): FetchHandler {
+  return async function tsgiFetchHandler(request, env) {
+    const environ = toEnviron(request, env);
+    let status: Status | undefined;
+    let headers: HeaderList = [];
+    /** Chunks for the client in order: what the app wrote with write(), then its body's. */
+    const queue: Uint8Array[] = [];
+    let headersOut = false;
+    const startResponse: StartResponse = (newStatus, newHeaders, excInfo) => {
+      if (excInfo !== undefined && excInfo !== null) {
+        if (headersOut) throw excInfo;
+      } else if (status !== undefined) throw new Error("start_response() called twice");
+      status = newStatus;
+      headers = newHeaders;
+      return (chunk) => {
+        if (chunk.length > 0) queue.push(chunk);
+      };
+    };
+    let body: ResponseBody | undefined;
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await body?.close?.();
+    };
+    let rest: Iterator<Uint8Array> | AsyncIterator<Uint8Array> | undefined;
+    try {
+      body = await app(environ, startResponse);
+      if (Array.isArray(body)) {
+        // All in memory (hello's `[bytes]`): one buffer, an exact Content-Length, closed now.
+        for (const chunk of body as Uint8Array[]) if (chunk.length > 0) queue.push(chunk);
+        await close();
+      } else
+        rest =
+          Symbol.asyncIterator in body
+            ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+            : (body as Iterable<Uint8Array>)[Symbol.iterator]();
+      // Headers go out with the first non-empty chunk, or at the end: until then the app may
+      // still replace them (start_response with excInfo).
+      while (rest !== undefined && queue.length === 0) {
+        const step = await rest.next();
+        if (step.done === true) break;
+        if (step.value.length > 0) queue.push(step.value);
+      }
+      if (status === undefined) throw new Error("the app never called start_response()");
+    } catch (error) {
+      await close().catch(() => undefined);
+      environ["tsgi.errors"].write(
+        `toFetch: ${request.method} ${request.url}: ${error instanceof Error ? error.stack : String(error)}\n`,
+      );
+      return new Response(INTERNAL_ERROR, {
+        status: 500,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
+    headersOut = true;
+    const code = Number(status.slice(0, 3));
+    const list = headers.map(([name, value]): [string, string] => [name, value]);
+    const init: ResponseInit = {
+      status: code,
+      statusText: status.slice(4),
+      headers: list,
+    };
+    if (rest === undefined) {
+      // As the gateway does for a body it holds whole: say its length, if the app did not.
+      const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+      if (!forbidsBody(code) && !headers.some(([name]) => name.toLowerCase() === "content-length"))
+        list.push(["content-length", String(bytes.length)]);
+      return new Response(request.method === "HEAD" || forbidsBody(code) ? null : bytes, init);
+    }
+    if (request.method === "HEAD" || forbidsBody(code)) {
+      await close();
+      return new Response(null, init);
+    }
+    return new Response(bodyStream(queue, rest, close), init);
+  };
+}

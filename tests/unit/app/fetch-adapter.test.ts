@@ -1,0 +1,261 @@
+import { describe, expect, it, vi } from "vitest";
+import { fromFetch, requestUrl, toEnviron, toFetch } from "../../../app/fetch-adapter.js";
+import { trail, trailOf } from "../../../app/middleware-trail.js";
+import { callApp, makeEnviron } from "../../../tsgi/testing.js";
+import type { Application, Environ, InputStream, ResponseBody } from "../../../tsgi/types.js";
+import { validate } from "../../../tsgi/validate.js";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+describe("requestUrl (PEP 3333's URL reconstruction)", () => {
+  it.each([
+    [{ HTTP_HOST: "example.com:8080" }, "http://example.com:8080/app/caf%C3%A9?x=1"],
+    [
+      { HTTP_HOST: undefined, SERVER_NAME: "10.0.0.1", SERVER_PORT: "80" },
+      "http://10.0.0.1/app/caf%C3%A9?x=1",
+    ],
+    [
+      { HTTP_HOST: undefined, SERVER_NAME: "h", SERVER_PORT: "8443", "tsgi.url_scheme": "https" },
+      "https://h:8443/app/caf%C3%A9?x=1",
+    ],
+    [
+      { HTTP_HOST: undefined, SERVER_NAME: "h", SERVER_PORT: "443", "tsgi.url_scheme": "https" },
+      "https://h/app/caf%C3%A9?x=1",
+    ],
+  ] as [Partial<Environ>, string][])("%o → %s", (overrides, url) => {
+    const environ = makeEnviron({
+      path: "/app/caf%C3%A9?x=1",
+      environ: { SCRIPT_NAME: "/app", PATH_INFO: "/caf\xc3\xa9", ...overrides },
+    });
+    expect(requestUrl(environ)).toBe(url);
+  });
+});
+
+describe("fromFetch", () => {
+  it("gives the handler a Request rebuilt from the environ, and the environ as env", async () => {
+    let seen:
+      { url: string; method: string; headers: [string, string][]; body: string } | undefined;
+    let env: unknown;
+    const app = validate(
+      fromFetch(async (request, handlerEnv) => {
+        env = handlerEnv;
+        seen = {
+          url: request.url,
+          method: request.method,
+          headers: [...request.headers],
+          body: await request.text(),
+        };
+        return new Response("ok");
+      }),
+    );
+    const response = await callApp(app, {
+      method: "PUT",
+      path: "/a%20b?q=1",
+      headers: { "X-Thing": "1", Connection: "keep-alive, X-Thing", "Content-Type": "text/plain" },
+      body: "hello body",
+    });
+    expect(response.text).toBe("ok");
+    expect(seen).toEqual({
+      url: "http://localhost/a%20b?q=1",
+      method: "PUT",
+      headers: [
+        ["content-length", "10"],
+        ["content-type", "text/plain"],
+        ["host", "localhost"],
+      ],
+      body: "hello body",
+    });
+    expect((env as Environ).REQUEST_METHOD).toBe("PUT");
+  });
+
+  it("reads tsgi.input only as fast as the handler reads the body", async () => {
+    let reads = 0;
+    const chunks = ["a", "b", "c", "d"].map(encode);
+    const input = {
+      async *[Symbol.asyncIterator]() {
+        for (const chunk of chunks) {
+          reads++;
+          yield chunk;
+        }
+      },
+    } as unknown as InputStream;
+    const app = fromFetch(async (request) => {
+      const reader = request.body!.getReader();
+      const first = await reader.read();
+      const readsAfterOne = reads;
+      await reader.cancel();
+      return new Response(`${new TextDecoder().decode(first.value)} ${readsAfterOne}`);
+    });
+    const environ = makeEnviron({ method: "POST", environ: { CONTENT_LENGTH: "4" } });
+    environ["tsgi.input"] = input;
+    const body = (await app(environ, () => () => undefined)) as Uint8Array[];
+    expect(new TextDecoder().decode(body[0])).toBe("a 1");
+    expect(reads).toBe(1);
+  });
+
+  it("keeps each Set-Cookie and drops hop-by-hop headers", async () => {
+    const app = validate(
+      fromFetch(() => {
+        const headers = new Headers({ "Content-Type": "text/plain", Connection: "close" });
+        headers.append("Set-Cookie", "a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT");
+        headers.append("Set-Cookie", "b=2");
+        return new Response("cookies", { status: 201, statusText: "Made", headers });
+      }),
+    );
+    const response = await callApp(app);
+    expect(response.status).toBe("201 Made");
+    expect(response.headers).toEqual([
+      ["content-type", "text/plain"],
+      ["set-cookie", "a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT"],
+      ["set-cookie", "b=2"],
+    ]);
+  });
+
+  it("streams a long body with back-pressure, and close() cancels it and aborts the request", async () => {
+    let pulls = 0;
+    let cancelled = false;
+    // The Request itself, not just its signal: undici's signal follows ours through a weak ref.
+    let seen: Request | undefined;
+    const app = validate(
+      fromFetch((request) => {
+        seen = request;
+        const endless = new ReadableStream<Uint8Array>(
+          {
+            async pull(controller) {
+              pulls++;
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              controller.enqueue(encode(`chunk ${pulls}\n`));
+            },
+            cancel() {
+              cancelled = true;
+            },
+          },
+          { highWaterMark: 0 },
+        );
+        return new Response(endless);
+      }),
+    );
+    const body = (await app(makeEnviron(), () => () => undefined)) as ResponseBody &
+      AsyncIterable<Uint8Array>;
+    const iterator = body[Symbol.asyncIterator]();
+    for (let i = 0; i < 3; i++) expect((await iterator.next()).done).toBe(false);
+    expect(pulls).toBeLessThanOrEqual(5); // read on demand, not drained in the background
+    await body.close?.();
+    expect(cancelled).toBe(true);
+    expect(seen?.signal.aborted).toBe(true);
+  });
+
+  it("answers a Host that cannot form a URL with 400 and a log line", async () => {
+    const handler = vi.fn(() => new Response("never"));
+    const response = await callApp(validate(fromFetch(handler)), {
+      headers: { Host: "bad host/x" },
+    });
+    expect(response.code).toBe(400);
+    expect(response.errors).toContain("fromFetch:");
+    expect(handler).not.toHaveBeenCalled();
+  });
+
+  it("sends no body and invents no Content-Length for HEAD", async () => {
+    const response = await callApp(
+      validate(fromFetch(() => new Response("body", { headers: { "X-A": "1" } }))),
+      { method: "HEAD" },
+    );
+    expect(response.body.length).toBe(0);
+    expect(response.header("content-length")).toBeUndefined();
+  });
+
+  it("lets a handler's failure reach the server", async () => {
+    const app = validate(
+      fromFetch(() => {
+        throw new Error("handler failed");
+      }),
+    );
+    await expect(callApp(app)).rejects.toThrow("handler failed");
+  });
+});
+
+describe("toFetch", () => {
+  it("builds the environ from the Request", async () => {
+    const environ = toEnviron(
+      new Request("https://example.com:8443/caf%C3%A9?x=%2F", {
+        method: "POST",
+        headers: { "Content-Type": "text/plain", "X-Forwarded_For": "forged", Accept: "*/*" },
+        body: "line one\nline two\n",
+      }),
+    );
+    expect(environ).toMatchObject({
+      REQUEST_METHOD: "POST",
+      SCRIPT_NAME: "",
+      PATH_INFO: "/caf\xc3\xa9",
+      QUERY_STRING: "x=%2F",
+      SERVER_NAME: "example.com",
+      SERVER_PORT: "8443",
+      CONTENT_TYPE: "text/plain",
+      HTTP_ACCEPT: "*/*",
+      HTTP_HOST: "example.com:8443",
+      "tsgi.url_scheme": "https",
+    });
+    expect(Object.keys(environ).some((key) => key.includes("FORWARDED"))).toBe(false);
+    const input = environ["tsgi.input"];
+    expect(new TextDecoder().decode(await input.readline())).toBe("line one\n");
+    expect(new TextDecoder().decode(await input.read(4))).toBe("line");
+    expect(new TextDecoder().decode(await input.read())).toBe(" two\n");
+    expect((await input.read()).length).toBe(0);
+  });
+
+  it("lets the app replace its headers with excInfo until the first chunk", async () => {
+    const app: Application = (_environ, startResponse) =>
+      (function* () {
+        startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        yield new Uint8Array(0);
+        startResponse("503 Service Unavailable", [["Retry-After", "1"]], new Error("changed mind"));
+        yield encode("later");
+      })();
+    const response = await toFetch(validate(app))(new Request("http://localhost/"));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(await response.text()).toBe("later");
+  });
+
+  it("closes the app's body exactly once when the client cancels", async () => {
+    const close = vi.fn();
+    const app: Application = (_environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      const chunks = (function* () {
+        for (;;) yield encode("more ");
+      })();
+      return Object.assign(chunks, { close });
+    };
+    const response = await toFetch(validate(app))(new Request("http://localhost/"));
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(close).toHaveBeenCalledTimes(1);
+  });
+
+  it("answers 500 without details when the app throws, and logs why", async () => {
+    const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const response = await toFetch(() => {
+        throw new Error("secret detail");
+      })(new Request("http://localhost/x"));
+      expect(response.status).toBe(500);
+      expect(await response.text()).toBe("Internal Server Error\n");
+      expect(write.mock.calls.map(([text]) => String(text)).join("")).toContain("secret detail");
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it("round-trips: fromFetch(toFetch(app)) keeps the app's answer and the trail", async () => {
+    const app = trail("inner")((environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return [encode(`${trailOf(environ).join(",")} ${environ.PATH_INFO}?${environ.QUERY_STRING}`)];
+    });
+    const response = await callApp(validate(trail("outer")(fromFetch(toFetch(validate(app))))), {
+      path: "/p%C3%A9?q=1",
+    });
+    expect(response.text).toBe("outer,inner /p\xc3\xa9?q=1");
+    expect(response.header("content-length")).toBe(String(response.body.length));
+  });
+});
