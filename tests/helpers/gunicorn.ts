@@ -9,6 +9,8 @@ import { GUNICORN, gunicornProblem } from "./python.js";
 
 export interface RunningGunicorn {
   port: number;
+  /** The arbiter's pid (the workers are its children). */
+  pid: number;
   url: string;
   output(): string;
   stop(): Promise<void>;
@@ -64,5 +66,5 @@ export async function startGunicorn({
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { port, url: `http://127.0.0.1:${port}`, output: () => output, stop };
+  return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, output: () => output, stop };
 }
