@@ -13,6 +13,7 @@ Standard library only (Debian's python3): there is no Python package index to in
 import html
 import json
 import os
+import socket
 
 
 def wants(accept, media_type):
@@ -102,6 +103,7 @@ request into the <code>environ</code> below and called <code>app(environ, start_
 the app answered with <code>start_response("200 OK", headers)</code> and this HTML.</p>
 <dl class="facts">
 <dt>Request</dt><dd><code>{request}</code></dd>
+<dt>Host</dt><dd><code id="hostname">{html.escape(socket.gethostname())}</code> <span class="hint">— in Docker, the container's id</span></dd>
 <dt>Worker pid</dt><dd><code id="worker-pid">{os.getpid()}</code> <span class="hint">— reload: with several workers, another one may answer</span></dd>
 <dt>Middleware</dt><dd id="middleware-trail">(none)</dd>
 </dl>
@@ -120,12 +122,10 @@ the app answered with <code>start_response("200 OK", headers)</code> and this HT
 
 
 def as_json(environ):
-    """The environ as data: strings as they are (native strings), other values described."""
-    values = {
-        key: value if isinstance(value, str) else describe(value)
-        for key, value in environ.items()
-    }
-    return json.dumps({"environ": values, "pid": os.getpid()}, sort_keys=True)
+    """The environ as data: native strings as they are; other values, described, under "others"."""
+    strings = {key: value for key, value in environ.items() if isinstance(value, str)}
+    others = {key: describe(value) for key, value in environ.items() if not isinstance(value, str)}
+    return json.dumps({"environ": strings, "others": others, "pid": os.getpid()}, sort_keys=True)
 
 
 def app(environ, start_response):
