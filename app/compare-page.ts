@@ -56,7 +56,7 @@ export function explainDifference(
     case "SCRIPT_NAME":
       return "each app's mount point: /compare in the demo, /wsgi on the Python side";
     case "PATH_INFO":
-      return ours === "" && theirs === "/"
+      return ours === '""' && theirs === '"/"'
         ? "an empty path goes over HTTP as /: a URL path is never empty"
         : null;
     case "SERVER_SOFTWARE":

@@ -119,5 +119,13 @@ describe.runIf(shouldRun("/compare against Gunicorn", gunicornProblem()))(
       );
       expect(html).toMatch(/<code id="wsgi-pid">\d+<\/code>/);
     });
+
+    it("explains the one path difference at the mount's root: an empty path goes as /", async () => {
+      const response = await fetch(gateway.url + "/compare", { headers: { Accept: BROWSER } });
+      const rows = rowsOf(await response.text());
+      expect(rows.get("PATH_INFO")).toMatchObject({ classes: "differs" });
+      expect(rows.get("PATH_INFO")?.cells[2]).toMatch(/never empty/);
+      expect([...rows].filter(([, row]) => row.classes.includes("unexplained"))).toEqual([]);
+    });
   },
 );
