@@ -22,11 +22,12 @@ describe.skipIf(skip)("the compose stack with the WSGI original at /wsgi/", () =
       .withProjectName(project)
       .withBuild()
       .withEnvironment({ FOOBAR_PORT: "0" })
-      .withStartupTimeout(300_000)
+      .withStartupTimeout(540_000)
       .up();
     const nginx = stack.getContainer("nginx-1");
     base = `http://${nginx.getHost()}:${nginx.getMappedPort(8000)}`;
-  });
+    // Four services, two images to build the first time: minutes on a busy 2-core machine.
+  }, 600_000);
 
   afterAll(async () => {
     await stack?.down({ timeout: 10_000 });
