@@ -220,7 +220,7 @@ function unavailable(environ: Environ, why: string): string {
 <p><strong>The Python side is not running</strong> (${escapeHtml(why)}), so here is the TSGI side alone.</p>
 <p>Start the whole stack, Gunicorn included: <code>docker compose up</code>, then open
 <code>http://localhost:8000/compare</code>. Or, without Docker (Debian: <code>apt-get install gunicorn</code>):</p>
-<pre><code>SCRIPT_NAME=/wsgi gunicorn --chdir wsgi -b 127.0.0.1:8001
+<pre><code>SCRIPT_NAME=/wsgi gunicorn -c wsgi/gunicorn.conf.py --chdir wsgi -b 127.0.0.1:8001
 COMPARE_UPSTREAM=http://127.0.0.1:8001/wsgi npm start</code></pre>
 </div>
 <table id="compare">

@@ -44,7 +44,9 @@ describe("/compare without the Python service", () => {
     expect(html).toContain('id="compare-unavailable"');
     expect(html).toContain("COMPARE_UPSTREAM is not set");
     expect(html).toContain("docker compose up");
-    expect(html).toContain("SCRIPT_NAME=/wsgi gunicorn --chdir wsgi -b 127.0.0.1:8001");
+    expect(html).toContain(
+      "SCRIPT_NAME=/wsgi gunicorn -c wsgi/gunicorn.conf.py --chdir wsgi -b 127.0.0.1:8001",
+    );
     expect(rowsOf(html).get("SCRIPT_NAME")?.cells[0]).toBe("&quot;/compare&quot;");
   });
 
