@@ -9,6 +9,7 @@
  *   /environ.xml  the same XML, raw
  *   /proxy/…      a reverse proxy / load balancer in front of $PROXY_UPSTREAMS
  *   /proxy-health the proxy's view of its upstreams, as JSON
+ *   /compare      this request's TSGI environ beside the WSGI one Gunicorn built ($COMPARE_UPSTREAM)
  *
  * A router (`urlMap`) dispatches by path prefix and shifts SCRIPT_NAME/PATH_INFO, so each app
  * sees its own root. `trail` records the middleware each request passed through.
@@ -16,6 +17,7 @@
  */
 import type { Application } from "../tsgi/types.js";
 import { createApi } from "./api.js";
+import { comparePage } from "./compare-page.js";
 import { ENVIRON_STYLESHEET } from "./environ-stylesheet.js";
 import { environView } from "./environ-view.js";
 import { fromExpress } from "./express-adapter.js";
@@ -81,6 +83,7 @@ export function createDemo(env: Record<string, string | undefined> = process.env
     "/environ": trail("xslt")(xslt(ENVIRON_STYLESHEET)(environView)),
     "/environ.xml": environView,
     ...proxyMounts(env["PROXY_UPSTREAMS"]),
+    "/compare": trail("compare")(comparePage(env["COMPARE_UPSTREAM"] || undefined)),
   });
   return trail("router")(router);
 }

@@ -14,23 +14,62 @@ import type { Application, Environ } from "../tsgi/types.js";
 import { plainText } from "./plain-text.js";
 
 /**
- * Moves the next path segment from `PATH_INFO` to `SCRIPT_NAME` and returns it (wsgiref's
- * `shift_path_info`): `/a/b` → returns `"a"`, SCRIPT_NAME gains `/a`, PATH_INFO is `/b`.
- * Repeated slashes go with the segment after them (`//a` → `"a"`). Returns null, changing
- * nothing, when no segment is left: PATH_INFO is `""`, or only a trailing slash that the app
- * may still want to see (`/a/` and `/a` can be different pages), and which would otherwise
- * leave a SCRIPT_NAME of `"/"`, which the PEP forbids.
+ * POSIX `normpath`, exactly as Python's `posixpath.normpath` (which wsgiref uses): drops empty
+ * and `.` segments; `..` removes the segment before it, stops at the root of an absolute path
+ * and is kept at the start of a relative one; two leading slashes stay two (POSIX leaves `//`
+ * to the system), three or more become one.
+ */
+function normalizePosixPath(path: string): string {
+  if (path === "") return ".";
+  const root = !path.startsWith("/")
+    ? ""
+    : path.startsWith("//") && !path.startsWith("///")
+      ? "//"
+      : "/";
+  const kept: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment !== ".." || (root === "" && kept.length === 0) || kept.at(-1) === "..")
+      kept.push(segment);
+    else kept.pop();
+  }
+  return root + kept.join("/") || ".";
+}
+
+/**
+ * Moves the next path segment from `PATH_INFO` to `SCRIPT_NAME` and returns it: wsgiref's
+ * `shift_path_info`, edge cases included (tests/unit/app/shift-path-info.test.ts checks it
+ * against `python3`). `/a/b` → returns `"a"`, SCRIPT_NAME gains `/a`, PATH_INFO is `/b`.
+ *
+ * What wsgiref does, and so this does too:
+ *   - `PATH_INFO` `""` → null, nothing changed.
+ *   - Empty and `.` segments in the middle of PATH_INFO are dropped (`//a` → `"a"`, PATH_INFO
+ *     `/a/./b` → `/b`); `..` stays in PATH_INFO but, once shifted, is resolved in SCRIPT_NAME
+ *     (SCRIPT_NAME goes through POSIX normpath: `/x` + `..` → `""`).
+ *   - PATH_INFO `/` → returns `""` and SCRIPT_NAME gains a trailing `/` (`/wsgi` → `/wsgi/`), so
+ *     an app can tell `/x/` from `/x` — even though SCRIPT_NAME is otherwise never `"/"`.
+ *   - A last segment `.` (`/.`) → null, but both keys are still rewritten (PATH_INFO → `""`).
+ *   - PATH_INFO without a leading `/` (the contract forbids it) → an error (Python: IndexError).
  */
 export function shiftPathInfo(environ: Environ): string | null {
   const pathInfo = environ.PATH_INFO;
-  let start = 0;
-  while (pathInfo.charCodeAt(start) === 0x2f) start++;
-  if (start === pathInfo.length) return null;
-  const next = pathInfo.indexOf("/", start);
-  const end = next === -1 ? pathInfo.length : next;
-  environ.SCRIPT_NAME += pathInfo.slice(0, end);
-  environ.PATH_INFO = pathInfo.slice(end);
-  return pathInfo.slice(start, end);
+  if (pathInfo === "") return null;
+  const parts = pathInfo.split("/");
+  if (parts.length < 2)
+    throw new RangeError(
+      `shiftPathInfo: PATH_INFO ${JSON.stringify(pathInfo)} does not start with "/"`,
+    );
+  const middle = parts.slice(1, -1).filter((part) => part !== "" && part !== ".");
+  const remaining = [parts[0]!, ...middle, parts.at(-1)!];
+  const [name] = remaining.splice(1, 1) as [string];
+
+  let scriptName = normalizePosixPath(`${environ.SCRIPT_NAME}/${name}`);
+  if (scriptName.endsWith("/")) scriptName = scriptName.slice(0, -1);
+  if (name === "" && !scriptName.endsWith("/")) scriptName += "/";
+
+  environ.SCRIPT_NAME = scriptName;
+  environ.PATH_INFO = remaining.join("/");
+  return name === "." ? null : name;
 }
 
 /** The router's answer when no mount matches. */

@@ -82,7 +82,8 @@ class Stylesheet {
 
 class TransformError extends Error {}
 
-async function readAll(body: ResponseBody): Promise<Uint8Array> {
+/** Reads an app's whole body and closes it (also used by the /compare page). */
+export async function readAll(body: ResponseBody): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   try {
     for await (const chunk of body) chunks.push(chunk);

@@ -5,6 +5,7 @@
 #   foobar-base/debian:bookworm   debootstrap --variant=minbase bookworm, then `docker import`
 #   foobar-base/node:20           that + the host's node and npm + the host's CA bundle
 #   foobar-base/nginx:bookworm    that + Debian's nginx package, laid out like the official image
+#   debian:bookworm-slim          foobar-base/debian:bookworm itself (the base of wsgi/Dockerfile)
 #
 # Each stand-in is also tagged under the official name the project defaults to
 # (node:20-bookworm-slim, nginx:1.28-bookworm), so `docker build -t foobar .` and
@@ -78,7 +79,16 @@ build_nginx() {
   log "$NGINX_OFFICIAL -> $NGINX_IMAGE (local stand-in)"
 }
 
+# The WSGI reference image (wsgi/Dockerfile) starts from the official debian:bookworm-slim; the
+# debootstrapped minbase system is the same Debian release, so it stands in for it as it is.
+build_debian_slim() {
+  local official=${DEBIAN_SLIM_OFFICIAL:-debian:bookworm-slim}
+  docker tag "$DEBIAN_IMAGE" "$official"
+  log "$official -> $DEBIAN_IMAGE (local stand-in)"
+}
+
 docker info >/dev/null 2>&1 || { log "no Docker engine reachable (is dockerd running?)"; exit 1; }
 build_debian
 build_node
 build_nginx
+build_debian_slim

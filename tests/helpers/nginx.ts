@@ -42,6 +42,8 @@ export function nginxAvailable(): boolean {
 export interface NginxOptions {
   /** The gateway's port on 127.0.0.1. */
   upstreamPort: number;
+  /** Gunicorn's port on 127.0.0.1, for the /wsgi/ location (unset: a closed port, so /wsgi/ is 502). */
+  wsgiPort?: number;
   /**
    * More directives for the server block, after its listen line (e.g. a TLS listener); given
    * nginx's directory, for the files they name.
@@ -62,6 +64,7 @@ export interface RunningNginx {
 
 export async function startNginx({
   upstreamPort,
+  wsgiPort,
   serverDirectives,
 }: NginxOptions): Promise<RunningNginx> {
   if (NGINX === undefined) throw new Error("no nginx binary (apt-get install nginx)");
@@ -79,7 +82,8 @@ export async function startNginx({
   const site = readFileSync(CONFIG, "utf8")
     .replace("server gateway:8000;", `server 127.0.0.1:${upstreamPort};`)
     .replace("listen 8000 default_server;", `listen 127.0.0.1:${port} default_server;${extra}`)
-    .replace("/var/log/nginx/access.log", accessLog);
+    .replace("/var/log/nginx/access.log", accessLog)
+    .replace("set $wsgi_upstream wsgi:8000;", `set $wsgi_upstream 127.0.0.1:${wsgiPort ?? 9};`);
   if (!site.includes(`server 127.0.0.1:${upstreamPort};`) || !site.includes(`127.0.0.1:${port}`))
     throw new Error("nginx/foobar.conf changed: its upstream or listen line was not rewritten");
   writeFileSync(join(dir, "foobar.conf"), site);

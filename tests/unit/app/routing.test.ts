@@ -1,46 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { notFound, shiftPathInfo, urlMap } from "../../../app/routing.js";
-import { callApp, makeEnviron } from "../../../tsgi/testing.js";
+import { notFound, urlMap } from "../../../app/routing.js";
+import { callApp } from "../../../tsgi/testing.js";
 import { validate } from "../../../tsgi/validate.js";
 import { whereAmI } from "./echo-app.js";
-
-describe("shiftPathInfo", () => {
-  it.each([
-    // SCRIPT_NAME, PATH_INFO → returned, SCRIPT_NAME, PATH_INFO
-    ["", "/a", "a", "/a", ""],
-    ["", "/a/b", "a", "/a", "/b"],
-    ["", "/a/", "a", "/a", "/"],
-    ["/mount", "/a/b/c", "a", "/mount/a", "/b/c"],
-    ["", "//a/b", "a", "//a", "/b"],
-    ["", "/caf\u00c3\u00a9/x", "caf\u00c3\u00a9", "/caf\u00c3\u00a9", "/x"],
-    ["", "/a%2Fb", "a%2Fb", "/a%2Fb", ""],
-  ])("SCRIPT_NAME %j PATH_INFO %j → %j", (script, path, name, newScript, newPath) => {
-    const environ = makeEnviron({ environ: { SCRIPT_NAME: script, PATH_INFO: path } });
-    expect(shiftPathInfo(environ)).toBe(name);
-    expect([environ.SCRIPT_NAME, environ.PATH_INFO]).toEqual([newScript, newPath]);
-    expect(environ.SCRIPT_NAME + environ.PATH_INFO).toBe(script + path);
-  });
-
-  it.each([
-    ["", ""],
-    ["", "/"],
-    ["/a", "/"],
-    ["/a", "//"],
-  ])("SCRIPT_NAME %j PATH_INFO %j: nothing to shift, nothing changed", (script, path) => {
-    const environ = makeEnviron({ environ: { SCRIPT_NAME: script, PATH_INFO: path } });
-    expect(shiftPathInfo(environ)).toBeNull();
-    expect([environ.SCRIPT_NAME, environ.PATH_INFO]).toEqual([script, path]);
-  });
-
-  it("walks a whole path, segment by segment", () => {
-    const environ = makeEnviron({ path: "/a/b/c" });
-    const names: string[] = [];
-    for (let name = shiftPathInfo(environ); name !== null; name = shiftPathInfo(environ))
-      names.push(name);
-    expect(names).toEqual(["a", "b", "c"]);
-    expect([environ.SCRIPT_NAME, environ.PATH_INFO]).toEqual(["/a/b/c", ""]);
-  });
-});
 
 describe("urlMap", () => {
   // Every app validated on both sides: the router is a server to the apps it mounts.
