@@ -10,7 +10,8 @@
  */
 import type { Application, Environ } from "../tsgi/types.js";
 import { quotePath } from "./environ-http.js";
-import { describeValue, escapeHtml } from "./hello-page.js";
+import { describeValue } from "./describe-value.js";
+import { escapeHtml } from "./hello-page.js";
 import { proxy, type ProxyApplication } from "./proxy.js";
 import { readAll } from "./xslt.js";
 
