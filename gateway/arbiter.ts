@@ -273,7 +273,10 @@ export class Arbiter implements ServerView {
     if (worker === undefined) return;
     worker.lastHeartbeat = performance.now();
     if (message.gateway === "ready") {
-      if (worker.state === "booting") worker.state = "ready";
+      // Only a worker of the current generation that just booted may release a retiring one;
+      // an old worker whose "ready" arrives after a HUP retired it must not stop its sibling.
+      const replacesRetiring = worker.state === "booting";
+      if (replacesRetiring) worker.state = "ready";
       worker.booted = true;
       this.#bootFailures = 0;
       for (const address of message.addresses)
@@ -286,7 +289,7 @@ export class Arbiter implements ServerView {
         void callHook(this.hooks, "when_ready", this.log, this);
       }
       // A new worker is serving: one worker that waits for its replacement may go now.
-      const [oldest] = this.#byAge("retiring");
+      const [oldest] = replacesRetiring ? this.#byAge("retiring") : [];
       if (oldest !== undefined) this.stopWorker(oldest, oldest.reason ?? "retire");
     } else if (message.gateway === "retire") {
       if (worker.state !== "ready") return;

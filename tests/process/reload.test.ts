@@ -105,6 +105,36 @@ describe("HUP", () => {
     expect(await server.workerPids()).not.toContain(survivor);
   });
 
+  it("a HUP that overtakes the old workers' ready messages fails back to both of them", async () => {
+    // post_worker_init holds each first-generation worker between listen() and its "ready"
+    // message, so the HUP retires workers that have not said "ready" yet. Their late "ready"
+    // must not stop a sibling: a worker releases a retiring one only when it replaces it.
+    const app = join(scratch, "late-ready.js");
+    const config = join(scratch, "late-ready.config.js");
+    const slowBoot = join(scratch, "late-ready.slow");
+    writeVersionedApp(app, "good");
+    writeFileSync(slowBoot, "");
+    writeFileSync(
+      config,
+      `import { existsSync } from "node:fs";
+export const workers = 2;
+export async function post_worker_init() {
+  if (existsSync(${JSON.stringify(slowBoot)})) await new Promise((r) => setTimeout(r, 3000));
+}
+`,
+    );
+    const server = await gateway(["-c", config, app]).ready(2);
+    const firstGeneration = (await server.workerPids()).sort();
+    rmSync(slowBoot);
+    writeFileSync(app, "throw new Error('bad deploy');\n");
+    server.signal("SIGHUP");
+    await server.waitForLog(/Reload failed: new workers cannot boot \(exit code 4\)/);
+    await sleep(4000); // past the first generation's late "ready"
+    expect((await server.workerPids()).sort()).toEqual(firstGeneration);
+    expect(server.child.exitCode).toBeNull();
+    for (let i = 0; i < 4; i++) expect((await get(server.port, "/")).body).toBe("good\n");
+  });
+
   it("after a failed reload, a crashed old worker is replaced with the previous configuration's app", async () => {
     const good = join(scratch, "generation-good.js");
     const broken = join(scratch, "generation-broken.js");
