@@ -137,6 +137,7 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
   });
 
   it("scales back to 1 under load with 0 failed requests", async () => {
+    await scale(3); // (already 3 after the tests above; this test also runs alone, with -t)
     await waitFor(async () => (await routedReplicas()) === 3);
     const counts = await underLoad(() => scale(1));
     expectNoFailure("scale 3 -> 1", counts);
