@@ -7,9 +7,9 @@
 #      (`up -d --no-recreate --scale gateway=2N`: the old containers are left alone);
 #   3. wait until every new replica is healthy and nginx routes to it (nginx/follow-upstreams.sh
 #      lists the replicas nginx uses in its upstream file);
-#   4. retire the old replicas one at a time: SIGTERM (the gateway closes its listener at once and
-#      finishes what it is serving), wait until nginx has dropped its address — so no request
-#      is ever sent to an address that has gone — then wait for it to exit and remove it;
+#   4. retire the old replicas: SIGTERM (the gateway closes its listener at once and finishes
+#      what it is serving), wait until nginx has dropped their addresses — so no request is ever
+#      sent to an address that has gone — then wait for them to exit and remove them;
 #   5. record the scale back at N (`--scale gateway=N --no-recreate`: no container changes).
 #
 # Usage: docker/rollout.sh [docker compose options…]   e.g. docker/rollout.sh -p myproject
@@ -87,15 +87,23 @@ wait_for "nginx to route to the new replicas" nginx_routes_to "${new[@]}"
 # The follower writes the file, then reloads: give the reload (and its new workers) a moment.
 sleep 2
 
+# All old replicas at once: each change of the replica set costs one nginx reload, and a reload
+# disturbs clients' connections (idle keep-alive ones are closed, which clients retry), so one
+# reload for the whole retirement instead of one per replica. The new replicas carry the load.
+addresses=()
 for id in "${old[@]}"; do
-  address=$(address_of "$id")
-  log "retiring ${id:0:12} ($address)"
+  addresses+=("$(address_of "$id")")
   # Not `docker stop` (it returns only once the container has exited): nginx must drop the
   # address while the container still refuses connections on it. `restart: unless-stopped`
   # would bring back a container that exits on a signal of its own, so turn that off first.
   docker update --restart=no "$id" >/dev/null
-  docker kill --signal TERM "$id" >/dev/null
+done
+log "retiring ${#old[@]} old replica(s) (${addresses[*]}): SIGTERM, then nginx drops them"
+for id in "${old[@]}"; do docker kill --signal TERM "$id" >/dev/null; done
+for address in "${addresses[@]}"; do
   wait_for "nginx to drop $address" nginx_dropped "$address"
+done
+for id in "${old[@]}"; do
   # The gateway exits once its requests in flight are answered (compose's stop_grace_period
   # bounds it; `docker stop` sends SIGKILL after that).
   timeout "$ROLLOUT_TIMEOUT" docker wait "$id" >/dev/null || docker stop "$id" >/dev/null

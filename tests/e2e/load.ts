@@ -16,7 +16,8 @@
  *             with no change of upstreams: 2 to 8 times — reset a connection they had just
  *             accepted, before reading its request. Both are counted apart (`retriedFresh` is
  *             the second), so a report shows what was retried, and a request that fails again
- *             counts as failed.
+ *             counts as failed. The retry waits RETRY_DELAY_MS first, as retrying clients back
+ *             off: a reload takes a few milliseconds, and a retry at once can land in it again.
  * A 5xx is never retried.
  */
 import { Agent, request } from "node:http";
@@ -49,6 +50,8 @@ interface Outcome {
   /** …on a connection made for this request. */
   freshConnection?: boolean;
 }
+
+const RETRY_DELAY_MS = 100;
 
 /** How Node reports a connection the server closed or reset ("socket hang up" is ECONNRESET). */
 const CLOSED_BY_SERVER = new Set(["ECONNRESET", "EPIPE"]);
@@ -111,6 +114,7 @@ export function startLoad(
       if (outcome.error !== undefined && outcome.closedBeforeResponse === true) {
         counts.retried++;
         if (outcome.freshConnection === true) counts.retriedFresh++;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
         outcome = await get(target, agent, headers);
         if (outcome.error !== undefined) outcome.error.code += " (on the retry)";
       }
