@@ -1,17 +1,17 @@
-# The project's images, built from this one file (Dockerfile.gateway and Dockerfile.app are links
-# to it, so no build step is written twice; each name picks its image):
+# The gateway image: the foobar gateway with the compiled demo app side (tsgi/, gateway/, app/),
+# serving the hello app unless CMD names another app. One file builds it under every name:
 #
-#   Dockerfile          `docker build -t foobar .`: the gateway serving the hello app — nothing else.
-#   Dockerfile.gateway  `docker build -f Dockerfile.gateway -t foobar/gateway .`: the same image
-#                       read as a base for any TSGI app, as people use Gunicorn images: put your
-#                       compiled app in /app and name it in CMD (`CMD ["app.js:handler"]`); tune
-#                       it with $PORT, $WEB_CONCURRENCY, $FORWARDED_ALLOW_IPS, $GATEWAY_CMD_ARGS.
-#                       Unless CMD says otherwise it serves the hello app, as a welcome page.
-#   Dockerfile.app      `--target app` (what compose.yaml runs): the same runtime with the demo app.
+#   Dockerfile          `docker build -t foobar .`: the seed's image; `docker run -p 8000:8000 foobar`
+#                       serves hello from a pre-fork master with 2 workers ($WEB_CONCURRENCY).
+#   Dockerfile.gateway  a link to this file: `docker build -f Dockerfile.gateway -t foobar/gateway .`
+#                       is the same image, read as a base for any TSGI app (as people use
+#                       Gunicorn images): put your compiled app in /app and name it in CMD.
+#   Dockerfile.app      `FROM foobar/gateway` + the demo app's CMD (app/index.ts): a second
+#                       name for the same layers, so no build step is written twice.
 #
-# NODE_IMAGE is the official Node image by default. Without a registry, run
+# NODE_IMAGE is the official Node 24 LTS image by default. Without a registry, run
 # docker/build-local-base-images.sh first: it makes a local stand-in under the same name.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS node
 WORKDIR /app
@@ -31,28 +31,21 @@ RUN npm run build \
 FROM build AS production-dependencies
 RUN npm prune --omit=dev --no-audit --no-fund
 
-# The gateway runtime: production dependencies, the compiled gateway, and no app yet.
-FROM node AS runtime
-ENV NODE_ENV=production PORT=8000
+# The image: production dependencies and the compiled code (the last stage, so no --target).
+FROM node
+# WEB_CONCURRENCY: Gunicorn's variable for the number of workers; 2 shows the pre-fork master
+# with workers even on the seed's plain `docker run`. Override it with `-e WEB_CONCURRENCY=N`.
+ENV NODE_ENV=production PORT=8000 WEB_CONCURRENCY=2
 COPY --from=production-dependencies /app/node_modules node_modules
 COPY package.json ./
-COPY --from=build /app/dist/tsgi dist/tsgi
-COPY --from=build /app/dist/gateway dist/gateway
+COPY --from=build /app/dist dist
 COPY docker/healthcheck.js docker/healthcheck.js
 # The code is root's and read-only to the process, which runs as the image's unprivileged user.
 USER node
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "docker/healthcheck.js"]
-# node is PID 1 and handles SIGTERM itself (graceful stop); exec form, so no shell in between.
+# node is PID 1 and handles SIGTERM itself (graceful stop: it closes its listener at once and
+# finishes the requests in flight); exec form, so no shell in between.
 ENTRYPOINT ["node", "dist/gateway/cli.js"]
-
-# The demo app (app/index.ts) on the gateway: what compose.yaml runs behind nginx.
-FROM runtime AS app
-COPY --from=build /app/dist/app dist/app
-CMD ["dist/app/index.js"]
-
-# The default target: the gateway and the hello app, nothing else (the foobar image).
-FROM runtime AS gateway
-COPY --from=build /app/dist/app/hello.js dist/app/hello.js
 CMD ["dist/app/hello.js"]

@@ -27,6 +27,10 @@ export const ENVIRON_STYLESHEET = `<?xml version="1.0" encoding="UTF-8"?>
           is <code><xsl:value-of select="@path-info"/></code> (PATH_INFO).
           The raw XML: <a href="{@script-name}.xml"><xsl:value-of select="@script-name"/>.xml</a>.
         </p>
+        <p>
+          Served by host <code id="hostname"><xsl:value-of select="@hostname"/></code>, worker pid
+          <code id="worker-pid"><xsl:value-of select="@worker-pid"/></code>.
+        </p>
         <h2>Middleware this request passed through</h2>
         <ol>
           <xsl:for-each select="trail/step">

@@ -2,8 +2,10 @@
  * An XML view of the request's environ: every key the server (and the middleware on the way)
  * put there, grouped as CGI variables, request headers, `tsgi.*` keys and extensions. Served raw
  * at `/environ.xml` and, through the XSLT middleware and `environ-stylesheet.ts`, as HTML at
- * `/environ` — the same app, with and without post-processing.
+ * `/environ` — the same app, with and without post-processing. The root element names the
+ * host (the container, in Docker) and the worker process that answered.
  */
+import { hostname } from "node:os";
 import type { Application, Environ } from "../tsgi/types.js";
 import { describeValue } from "./describe-value.js";
 import { trailOf } from "./middleware-trail.js";
@@ -37,7 +39,9 @@ export function environToXml(environ: Environ): string {
   const keys = Object.keys(environ);
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>'];
   lines.push(
-    `<environ script-name="${escapeXml(environ.SCRIPT_NAME)}" path-info="${escapeXml(environ.PATH_INFO)}">`,
+    `<environ script-name="${escapeXml(environ.SCRIPT_NAME)}" path-info="${escapeXml(environ.PATH_INFO)}"` +
+      // Who answered: behind nginx with several replicas, the container's host name changes.
+      ` hostname="${escapeXml(hostname())}" worker-pid="${process.pid}">`,
   );
   for (const group of GROUP_ORDER) {
     lines.push(`  <group kind="${group}">`);

@@ -2,13 +2,15 @@
  * The teaching hello page: hello, plus a look inside the request.
  *
  * A browser (its Accept header names text/html) gets a small HTML page showing what the app
- * received: the worker's pid (reload to see another worker answer), the middleware the request
+ * received: the host (the container, in Docker) and the worker's pid (reload to see another
+ * replica or worker answer), the middleware the request
  * passed through (`environ["demo.trail"]`, recorded by the demo app), and the whole environ as a
  * table. Anything else — curl sends `Accept: *\/*` — gets the plain hello app's answer, unchanged.
  *
  * Everything on the page comes from the request, so every value is HTML-escaped: a header like
  * `X-Test: <script>` must show as text, never run. No external assets: it works offline.
  */
+import { hostname } from "node:os";
 import type { Application, Environ } from "../tsgi/types.js";
 import { hello } from "./hello.js";
 import { trailOf } from "./middleware-trail.js";
@@ -89,6 +91,7 @@ the <code>environ</code> below and called the app with it; the app answered with
 <code>startResponse("200 OK", headers)</code> and this HTML as its body.</p>
 <dl class="facts">
 <dt>Request</dt><dd><code>${escapeHtml(`${environ.REQUEST_METHOD} ${path}`)}</code></dd>
+<dt>Host</dt><dd><code id="hostname">${escapeHtml(hostname())}</code> <span class="hint">— in Docker, the container's name: behind nginx with several replicas, reload to see another one answer</span></dd>
 <dt>Worker pid</dt><dd><code id="worker-pid">${process.pid}</code> <span class="hint">— reload: with several workers, another one may answer</span></dd>
 <dt>Middleware</dt><dd id="middleware-trail">${trail.length > 0 ? trail.map((name) => `<code>${escapeHtml(name)}</code>`).join(" → ") + " → app" : "(none)"}</dd>
 </dl>

@@ -81,20 +81,30 @@ export function nginxMinimalProxy(port: number, upstreamPort: number): string {
   }`;
 }
 
+/** The upstream pool of the `nginx-node-cluster-N` reference: larger than any load the bench makes. */
+export const GENEROUS_POOL = 4096;
+
 /**
- * The project's own nginx/foobar.conf, pointed at loopback: its upstream `server` becomes the
- * gateway's port, its `listen` the bench's port, its access log a file in `scratch`.
+ * The project's own nginx/foobar.conf, pointed at loopback: its upstream's servers (in Docker,
+ * the file nginx/follow-upstreams.sh writes) become the upstream's port, its `listen` the bench's
+ * port, its access log a file in `scratch`. `keepalive`, when given, replaces the pool size.
  */
 export function nginxProjectProxy(
   text: string,
   port: number,
   upstreamPort: number,
   scratch: string,
+  keepalive?: number,
 ): string {
   const rewrites: [RegExp, string][] = [
-    [/^(\s*)server\s+[^\s;]+:\d+;/m, `$1server 127.0.0.1:${upstreamPort};`],
+    [
+      /^(\s*)(?:include\s+\/etc\/nginx\/foobar-upstreams\/[^;]+|server\s+[^\s;]+:\d+[^;]*);/m,
+      `$1server 127.0.0.1:${upstreamPort} max_fails=0;`,
+    ],
     [/^(\s*)listen\s+[^;]*;/m, `$1listen 127.0.0.1:${port};`],
   ];
+  if (keepalive !== undefined)
+    rewrites.push([/^(\s*)keepalive\s+\d+;/m, `$1keepalive ${keepalive};`]);
   let result = text;
   for (const [pattern, replacement] of rewrites) {
     if (!pattern.test(result)) throw new Error(`nginx/foobar.conf: no line matches ${pattern}`);
@@ -254,6 +264,29 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
           : nginxMinimalProxy(p, upstream);
         const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
         return [foobar(upstream, n, hello), nginx(scratch, conf)];
+      },
+    },
+    // The nginx tier's reference: the same nginx config with a pool larger than any load here,
+    // in front of a raw node:http cluster. nginx → foobar should reach >= 0.95x of it.
+    {
+      id: `nginx-node-cluster-${n}`,
+      label: `nginx ${n}w (pool ${GENEROUS_POOL}) → node:http cluster ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: noNginx ?? (existsSync(projectNginx) ? undefined : "no nginx/foobar.conf"),
+      commands: (p, scratch, upstream) => {
+        const proxy = nginxProjectProxy(
+          readFileSync(projectNginx, "utf8"),
+          p,
+          upstream,
+          scratch,
+          GENEROUS_POOL,
+        );
+        const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
+        return [
+          { command: node, args: [server("node-http.js"), String(upstream), String(n)] },
+          nginx(scratch, conf),
+        ];
       },
     },
     {

@@ -99,6 +99,8 @@ export function contestantIds(workers: number) {
     foobar1: "foobar-1",
     foobarN: `foobar-${workers}`,
     gunicornSync: `gunicorn-sync-${workers}`,
+    nginxFoobar: `nginx-foobar-${workers}`,
+    nginxCluster: `nginx-node-cluster-${workers}`,
   };
 }
 
@@ -192,6 +194,15 @@ export function checkTargets(
       [requestsPerSecond, requestsPerSecond],
       ">=",
       3,
+    ),
+    // Issue #11: the nginx tier (the project's nginx/foobar.conf) costs foobar no more than it
+    // costs a raw Node cluster behind the same nginx with a pool larger than the load.
+    ratio(
+      `nginx → foobar ${n}w / nginx → node cluster ${n}w, req/s`,
+      [ids.nginxFoobar, ids.nginxCluster],
+      [requestsPerSecond, requestsPerSecond],
+      ">=",
+      0.95,
     ),
     ratio(
       `foobar ${n}w idle RSS per worker / bare node:http process`,

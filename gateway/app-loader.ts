@@ -217,6 +217,15 @@ function relativeImports(file: string): string[] {
 }
 
 /**
+ * A .js file outside a "type": "module" package is still an ES module to the gateway. Node 20
+ * needs a flag to check it as one; Node >= 22.7 detects module syntax by itself and has dropped
+ * the flag (Node 24 refuses to start with it).
+ */
+const CHECK_AS_MODULE = process.allowedNodeEnvironmentFlags.has("--experimental-default-type")
+  ? ["--experimental-default-type=module"]
+  : [];
+
+/**
  * Looks for the syntax error in `entry` and the modules it imports, with `node --check` (V8's
  * own verdict, file:line and caret; it never runs the code). A child process per file costs
  * ~50 ms on an idle machine, and only ever runs after an import has failed.
@@ -228,8 +237,7 @@ function findSyntaxError(entry: string): string | null {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     if (seen.size > 50 || Date.now() > deadline) return null;
     try {
-      // A .js file outside a "type": "module" package is still an ES module to the gateway.
-      execFileSync(process.execPath, ["--experimental-default-type=module", "--check", file], {
+      execFileSync(process.execPath, [...CHECK_AS_MODULE, "--check", file], {
         stdio: ["ignore", "ignore", "pipe"],
         timeout: Math.max(1, deadline - Date.now()),
       });

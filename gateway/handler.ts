@@ -105,12 +105,18 @@ class GatewayExchange extends ResponseEngine {
   /**
    * Ends the connection after what was already written, without a proper end of the body: the
    * client sees a truncated response. (A plain destroy() would also drop the bytes Node still
-   * holds back in its corked first write — the client would see no response at all.)
+   * holds back in its corked first write — the client would see no response at all.) Node 20
+   * holds them in the socket's buffer, which destroySoon() flushes; Node >= 22 holds them in the
+   * response itself until the next tick, so the response is uncorked first.
    */
   protected cutOff(): void {
     const socket = this.response.socket;
-    if (socket === null || socket.destroyed) this.response.destroy();
-    else socket.destroySoon();
+    if (socket === null || socket.destroyed) {
+      this.response.destroy();
+      return;
+    }
+    while (this.response.writableCorked > 0) this.response.uncork();
+    socket.destroySoon();
   }
 
   protected get clientGone(): boolean {

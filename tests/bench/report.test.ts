@@ -115,7 +115,7 @@ describe("summaries", () => {
   });
 });
 
-function results(foobar2: number, foobarP99: number): ContestantResult[] {
+function results(foobar2: number, foobarP99: number, nginxFoobar2 = 980): ContestantResult[] {
   return [
     result("node-http", 1, [1000], 4, 50_000),
     result("node-cluster-2", 2, [2000], 4),
@@ -124,6 +124,8 @@ function results(foobar2: number, foobarP99: number): ContestantResult[] {
     result("foobar-1", 1, [950]),
     result("foobar-2", 2, [foobar2], foobarP99, 55_000),
     result("gunicorn-sync-2", 2, [600]),
+    result("nginx-foobar-2", 2, [nginxFoobar2]),
+    result("nginx-node-cluster-2", 2, [1000]),
   ];
 }
 
@@ -148,12 +150,13 @@ describe("targets", () => {
     expect(byName["foobar 2w idle RSS per worker / bare node:http process"]!.value).toBeCloseTo(
       1.1,
     );
-    expect(checks.map(targetMet)).toEqual([true, true, true, true, true, true, true]);
+    expect(byName["nginx → foobar 2w / nginx → node cluster 2w, req/s"]!.value).toBeCloseTo(0.98);
+    expect(checks.map(targetMet)).toEqual([true, true, true, true, true, true, true, true]);
   });
 
   it("reports a target missed as missed", () => {
-    const checks = checkTargets(results(1700, 6), 2, 700);
-    expect(checks.map(targetMet)).toEqual([false, false, true, true, false, true, false]);
+    const checks = checkTargets(results(1700, 6, 900), 2, 700);
+    expect(checks.map(targetMet)).toEqual([false, false, true, true, false, false, true, false]);
     expect(targetsTable(checks)).toContain("MISSED");
   });
 
@@ -190,7 +193,7 @@ describe("tables and chart", () => {
 
   it("draws one bar per contestant that ran, the longest for the fastest", () => {
     const svg = barChartSvg(summaries(1900, 4), "req/s <hello>");
-    expect(svg.match(/<rect x=/g)).toHaveLength(7);
+    expect(svg.match(/<rect x=/g)).toHaveLength(9);
     expect(svg).toContain('width="420"'); // node-cluster-2, the fastest
     expect(svg).toContain("req/s &lt;hello&gt;");
     expect(svg).toContain(">1900 · p99 4.0 ms<");
@@ -209,11 +212,28 @@ describe("tables and chart", () => {
       "}",
     ].join("\n");
     const conf = nginxProjectProxy(project, 8080, 9090, "/tmp/x");
-    expect(conf).toContain("    server 127.0.0.1:9090;");
+    expect(conf).toContain("    server 127.0.0.1:9090 max_fails=0;");
     expect(conf).toContain("    listen 127.0.0.1:8080;");
     expect(conf).toContain("access_log /tmp/x/access.log foobar;");
     expect(conf).toContain("keepalive 16;");
     expect(() => nginxProjectProxy("server {}", 1, 2, "/tmp/x")).toThrow(/no line matches/);
+  });
+
+  it("replaces the follower's include with the loopback server, and the pool size when asked", () => {
+    const project = [
+      "upstream gateway {",
+      "    include /etc/nginx/foobar-upstreams/gateway.conf;",
+      "    keepalive 256;",
+      "}",
+      "server {",
+      "    listen 8000 default_server;",
+      "}",
+    ].join("\n");
+    const conf = nginxProjectProxy(project, 8080, 9090, "/tmp/x", 4096);
+    expect(conf).toContain("    server 127.0.0.1:9090 max_fails=0;");
+    expect(conf).not.toContain("include");
+    expect(conf).toContain("    keepalive 4096;");
+    expect(nginxProjectProxy(project, 8080, 9090, "/tmp/x")).toContain("    keepalive 256;");
   });
 
   it("wraps a server block in a foreground nginx with its files in the scratch directory", () => {

@@ -2,6 +2,7 @@
  * The teaching hello page over a real socket (in-process gateway, port 0): content negotiation,
  * what the page shows, and that nothing from the request can inject markup.
  */
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeValue } from "../../app/describe-value.js";
 import { escapeHtml, helloPage, wantsHtml } from "../../app/hello-page.js";
@@ -70,6 +71,10 @@ describe("the page", () => {
 
   it("shows the pid of the process that served it", async () => {
     expect(await page(plain)).toContain(`<code id="worker-pid">${process.pid}</code>`);
+  });
+
+  it("shows the host (in Docker, the container) that served it", async () => {
+    expect(await page(plain)).toContain(`<code id="hostname">${hostname()}</code>`);
   });
 
   it("shows (none) when no middleware recorded a trail", async () => {

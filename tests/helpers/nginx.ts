@@ -80,11 +80,15 @@ export async function startNginx({
   const accessLog = join(dir, "access.log");
   const extra = serverDirectives === undefined ? "" : `\n    ${serverDirectives(dir)}`;
   const site = readFileSync(CONFIG, "utf8")
-    .replace("server gateway:8000;", `server 127.0.0.1:${upstreamPort};`)
+    // In Docker, nginx/follow-upstreams.sh writes the replicas' server lines into this file.
+    .replace(
+      "include /etc/nginx/foobar-upstreams/gateway.conf;",
+      `server 127.0.0.1:${upstreamPort} max_fails=0;`,
+    )
     .replace("listen 8000 default_server;", `listen 127.0.0.1:${port} default_server;${extra}`)
     .replace("/var/log/nginx/access.log", accessLog)
     .replace("set $wsgi_upstream wsgi:8000;", `set $wsgi_upstream 127.0.0.1:${wsgiPort ?? 9};`);
-  if (!site.includes(`server 127.0.0.1:${upstreamPort};`) || !site.includes(`127.0.0.1:${port}`))
+  if (!site.includes(`server 127.0.0.1:${upstreamPort} `) || !site.includes(`127.0.0.1:${port}`))
     throw new Error("nginx/foobar.conf changed: its upstream or listen line was not rewritten");
   writeFileSync(join(dir, "foobar.conf"), site);
   const configPath = join(dir, "nginx.conf");

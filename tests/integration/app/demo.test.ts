@@ -2,6 +2,7 @@
  * The demo app (app/index.ts) under the real gateway, validated on both sides of its outer
  * layer: every path it serves, and what a broken stylesheet or body does to a live server.
  */
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemo } from "../../../app/index.js";
 import { urlMap } from "../../../app/routing.js";
@@ -108,7 +109,10 @@ describe("the demo app", () => {
   it("serves the raw XML at /environ.xml", async () => {
     const response = await fetch(demo.url + "/environ.xml");
     expect(response.headers.get("content-type")).toBe("application/xml; charset=utf-8");
-    expect(await response.text()).toContain('<environ script-name="/environ.xml" path-info="">');
+    const xml = await response.text();
+    expect(xml).toContain('<environ script-name="/environ.xml" path-info=""');
+    // Who answered: the host (the container, in Docker) and the worker process.
+    expect(xml).toMatch(new RegExp(` hostname="${hostname()}" worker-pid="\\d+">`));
   });
 
   it("forwards /proxy to PROXY_UPSTREAMS and reports their health", async () => {

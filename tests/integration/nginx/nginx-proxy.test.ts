@@ -71,7 +71,7 @@ describe.skipIf(skip)(
       });
       nginxPort = nginx.port;
       const site = readFileSync(join(nginx.dir, "foobar.conf"), "utf8");
-      expect(site).toContain(`server 127.0.0.1:${gatewayPort};`);
+      expect(site).toContain(`server 127.0.0.1:${gatewayPort} max_fails=0;`);
       expect(site).toContain(`listen 127.0.0.1:${nginxPort} default_server;`);
     });
 

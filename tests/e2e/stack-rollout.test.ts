@@ -1,0 +1,172 @@
+/**
+ * The compose stack in production (docs/docker.md, "Running it for real"): nginx in front of the
+ * gateway replicas, driven with the commands the docs give, under a steady 8-connection
+ * keep-alive GET load (./load.ts) that counts every failed request:
+ *
+ *  - docker/rollout.sh replaces every replica (1, then 3) with 0 failed requests;
+ *  - `docker compose up -d --scale gateway=3 --no-recreate` is followed by nginx within 15 s
+ *    (nginx/follow-upstreams.sh), and scaling back to 1 fails 0 requests;
+ *  - `docker kill` of one of three replicas fails 0 (idempotent) requests;
+ *  - the hello page names the container that served it.
+ *
+ * Only the gateway and nginx services run (the demo's wsgi and backend are not needed here).
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { configureTestcontainers, docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
+import { describeCounts, startLoad, type LoadCounts } from "./load.js";
+
+configureTestcontainers();
+const { skip, problem } = skipWithoutEngine("e2e: stack rollout");
+const project = `foobar-stack-${process.pid}`;
+// Any free host port for nginx (the default, 8000, may be taken on a developer machine).
+process.env.FOOBAR_PORT = "0";
+const BROWSER = { Accept: "text/html" };
+
+const compose = (args: string[], timeoutMs?: number) =>
+  docker(["compose", "-p", project, ...args], timeoutMs);
+const replicaIds = () => compose(["ps", "-q", "gateway"]).split("\n").filter(Boolean).sort();
+const shortIds = () => replicaIds().map((id) => id.slice(0, 12));
+/**
+ * Runs a command without blocking the event loop (the load runs in this process meanwhile);
+ * returns its stderr, where docker compose and docker/rollout.sh report what they did.
+ */
+async function run(file: string, args: string[]): Promise<string> {
+  const { stderr } = await promisify(execFile)(file, args, { cwd: REPO_ROOT, timeout: 300_000 });
+  return stderr.trim();
+}
+const scale = (n: number) =>
+  run("docker", [
+    ...["compose", "-p", project, "up", "-d", "--no-deps", "--no-build", "--no-recreate"],
+    ...["--scale", `gateway=${n}`, "gateway"],
+  ]);
+const rollout = async () =>
+  console.info(
+    `[e2e stack] docker/rollout.sh:\n${await run("docker/rollout.sh", ["-p", project])}`,
+  );
+
+describe.skipIf(skip)("the stack in production: rollout, scaling, a killed replica", () => {
+  let base = "";
+
+  /** Runs `during` under load (after a short warm-up) and returns the load's counts. */
+  async function underLoad(during: () => Promise<unknown>): Promise<LoadCounts> {
+    const load = startLoad(`${base}/`, { headers: BROWSER });
+    await sleep(1500);
+    try {
+      await during();
+      await sleep(1500); // and a little after: late failures count too
+    } finally {
+      await load.stop();
+    }
+    return load.counts;
+  }
+
+  function expectNoFailure(scenario: string, counts: LoadCounts) {
+    console.info(`[e2e stack] ${scenario}: ${describeCounts(counts)}`);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.failures).toEqual({});
+    expect(counts.failed).toBe(0);
+  }
+
+  beforeAll(async () => {
+    if (problem !== null) throw new Error(problem);
+    compose(["up", "-d", "--build", "--wait", "--scale", "gateway=1", "gateway", "nginx"]);
+    const published = compose(["port", "nginx", "8000"]); // 0.0.0.0:49153
+    base = `http://127.0.0.1:${published.split(":").pop()}`;
+  });
+
+  afterAll(() => {
+    if (!skip) compose(["down", "--timeout", "10", "--volumes"]);
+  });
+
+  it("names the serving container on the hello page (its host name is its short id)", async () => {
+    const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
+    expect(html).toContain(`<code id="hostname">${shortIds()[0]}</code>`);
+    expect(html).toMatch(/<code id="worker-pid">\d+<\/code>/);
+  });
+
+  it("rolls out a new replica with 1 running: 0 failed requests", async () => {
+    const before = shortIds();
+    const counts = await underLoad(rollout);
+    expectNoFailure("rollout, 1 replica", counts);
+    const after = shortIds();
+    expect(after).toHaveLength(1);
+    expect(after).not.toEqual(before);
+    // Both the old and the new replica answered during the rollout, and nothing else.
+    expect([...counts.hostnames].sort()).toEqual([...before, ...after].sort());
+  });
+
+  it("is followed by nginx within 15 s when scaled to 3", async () => {
+    await scale(3);
+    const ids = shortIds();
+    expect(ids).toHaveLength(3);
+    const started = Date.now();
+    const seen = new Set<string>();
+    while (seen.size < 3) {
+      expect(Date.now() - started, `nginx answered only from ${[...seen].join(", ")}`).toBeLessThan(
+        15_000,
+      );
+      const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
+      const host = /<code id="hostname">([^<]+)<\/code>/.exec(html)?.[1];
+      if (host !== undefined) seen.add(host);
+      await sleep(50);
+    }
+    console.info(`[e2e stack] nginx followed 1 -> 3 replicas in ${Date.now() - started} ms`);
+    expect([...seen].sort()).toEqual(ids);
+  });
+
+  it("rolls out new replicas with 3 running: 0 failed requests", async () => {
+    const before = shortIds();
+    const counts = await underLoad(rollout);
+    expectNoFailure("rollout, 3 replicas", counts);
+    const after = shortIds();
+    expect(after).toHaveLength(3);
+    expect(after.filter((id) => before.includes(id))).toEqual([]);
+  });
+
+  it("loses no GET when one of 3 replicas is killed (docker kill)", async () => {
+    const [victim] = replicaIds();
+    const counts = await underLoad(async () => {
+      await run("docker", ["kill", victim!]);
+      await sleep(3000);
+    });
+    expectNoFailure("docker kill, 1 of 3", counts);
+    // Back to three for the next test, whatever the restart policy did with the killed one.
+    await scale(3);
+  });
+
+  it("scales back to 1 under load with 0 failed requests", async () => {
+    await scale(3); // (already 3 after the tests above; this test also runs alone, with -t)
+    await waitFor(async () => (await routedReplicas()) === 3);
+    const counts = await underLoad(() => scale(1));
+    expectNoFailure("scale 3 -> 1", counts);
+    expect(replicaIds()).toHaveLength(1);
+  });
+
+  /** How many replicas nginx's upstream file lists (nginx/follow-upstreams.sh writes it). */
+  async function routedReplicas(): Promise<number> {
+    const listing = compose([
+      "exec",
+      "-T",
+      "nginx",
+      "cat",
+      "/etc/nginx/foobar-upstreams/gateway.conf",
+    ]);
+    return listing
+      .split("\n")
+      .filter((line) => line.startsWith("server ") && !line.includes("127.0.0.1")).length;
+  }
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await sleep(250);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The stack on a single-node Docker Swarm (docker/stack.yaml, docs/docker.md "Docker Swarm"):
+ * `docker swarm init`, `docker stack deploy`, three gateway tasks behind nginx published in host
+ * mode, then a rolling update (`docker service update --force`, start-first) under a steady
+ * keep-alive GET load with 0 failed requests. The engine always leaves the swarm afterwards.
+ *
+ * The engine must not be in a swarm already: the test refuses to take over one it did not make.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
+import { freePort } from "../helpers/net.js";
+import { describeCounts, startLoad } from "./load.js";
+
+const { skip, problem } = skipWithoutEngine("e2e: swarm");
+const STACK = `foobar-swarm-${process.pid}`;
+const BROWSER = { Accept: "text/html" };
+
+describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", () => {
+  let joined = false;
+  let base = "";
+
+  const tasks = () =>
+    docker([
+      ...["service", "ps", `${STACK}_gateway`, "--filter", "desired-state=running"],
+      ...["--format", "{{.ID}} {{.CurrentState}}"],
+    ])
+      .split("\n")
+      .filter((line) => /Running/.test(line));
+
+  beforeAll(async () => {
+    if (problem !== null) throw new Error(problem);
+    const state = docker(["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    if (state !== "inactive")
+      throw new Error(`the engine is already in a swarm (${state}); leave it first`);
+    // The bridge's gateway address is the host's docker0 address: an address every engine has.
+    const docker0 = docker([
+      ...["network", "inspect", "bridge"],
+      ...["--format", "{{(index .IPAM.Config 0).Gateway}}"],
+    ]);
+    docker(["swarm", "init", "--advertise-addr", docker0]);
+    joined = true;
+    docker(["compose", "build", "-q", "gateway"]);
+    const port = await freePort();
+    await promisify(execFile)(
+      "docker",
+      [
+        ...["stack", "deploy", "--resolve-image", "never", "--detach=false"],
+        ...["-c", "docker/stack.yaml", STACK],
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, FOOBAR_PORT: String(port) }, timeout: 300_000 },
+    );
+    base = `http://127.0.0.1:${port}`;
+    await waitFor(async () => {
+      const response = await fetch(`${base}/`).catch(() => undefined);
+      return response?.status === 200 && tasks().length === 3;
+    }, 120_000);
+  });
+
+  afterAll(() => {
+    if (!joined) return;
+    try {
+      docker(["stack", "rm", STACK]);
+    } finally {
+      docker(["swarm", "leave", "--force"]);
+    }
+  });
+
+  it("serves through nginx from all 3 gateway tasks (dnsrr: nginx sees each task)", async () => {
+    const seen = new Set<string>();
+    await waitFor(async () => {
+      const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
+      const host = /<code id="hostname">([^<]+)<\/code>/.exec(html)?.[1];
+      if (host !== undefined) seen.add(host);
+      return seen.size === 3;
+    }, 30_000);
+    expect(seen.size).toBe(3);
+  });
+
+  it("rolls every gateway task over (service update, start-first) with 0 failed requests", async () => {
+    const before = tasks().map((line) => line.split(" ")[0]);
+    const load = startLoad(`${base}/`, { headers: BROWSER });
+    await sleep(1500);
+    try {
+      await promisify(execFile)(
+        "docker",
+        ["service", "update", "--force", "--detach=false", `${STACK}_gateway`],
+        { cwd: REPO_ROOT, timeout: 300_000 },
+      );
+      await sleep(2000);
+    } finally {
+      await load.stop();
+    }
+    const counts = load.counts;
+    console.info(`[e2e swarm] rolling update of 3 tasks: ${describeCounts(counts)}`);
+    const after = tasks().map((line) => line.split(" ")[0]);
+    expect(after).toHaveLength(3);
+    expect(after.filter((id) => before.includes(id))).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.failures).toEqual({});
+    expect(counts.failed).toBe(0);
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
