@@ -272,18 +272,22 @@ async function main(): Promise<void> {
     worstCheck(
       "responses of 64 KiB, 1 MiB, 10 MiB (array, async-iterable, file_wrapper) / node:http, MiB/s, worst",
       section("bodies"),
+      { comparison: ">=", limit: 0.9 },
     ),
     worstCheck(
       "uploads of 1 and 10 MiB via tsgi.input / node:http req, MiB/s, worst",
       section("uploads"),
+      { comparison: ">=", limit: 0.9 },
     ),
     worstCheck(
       `p99 at 1, 10, 100, 1000 connections, foobar ${o.workers}w / node cluster ${o.workers}w, worst`,
       section("concurrency"),
+      { comparison: "<=", limit: 1.2 },
     ),
     worstCheck(
       `RSS per worker holding ${o.idleConnections} idle keep-alive connections / node:http`,
       section("idle"),
+      { comparison: "<=", limit: 1.2 },
     ),
   ]);
   const sectionTitles: Record<SectionName, string> = {

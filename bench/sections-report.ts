@@ -74,22 +74,24 @@ export function measureCheck(measure: PairedMeasure): TargetCheck {
 
 /**
  * One target over several measures (e.g. "≥ 0.9× for each body"): the worst ratio decides.
- * Unmeasured if any of them is.
+ * Unmeasured if any of them is, or if there are none (the section did not run).
  */
-export function worstCheck(name: string, measures: PairedMeasure[]): TargetCheck {
+export function worstCheck(
+  name: string,
+  measures: PairedMeasure[],
+  goal: { comparison: ">=" | "<="; limit: number },
+): TargetCheck {
   const checks = measures.map(measureCheck);
-  const first = checks[0];
-  const comparison = first?.comparison ?? ">=";
-  const limit = first?.limit ?? NaN;
+  const { comparison, limit } = goal;
   const missing = checks.find((c) => c.unmeasured !== undefined || !Number.isFinite(c.value));
-  if (first === undefined || missing !== undefined)
+  if (checks.length === 0 || missing !== undefined)
     return {
       name,
       value: NaN,
       comparison,
       limit,
       unit: "x",
-      unmeasured: missing?.unmeasured ?? "not measured",
+      unmeasured: missing?.unmeasured ?? "section not run",
     };
   const values = checks.map((c) => c.value);
   const value = comparison === ">=" ? Math.min(...values) : Math.max(...values);

@@ -63,14 +63,25 @@ describe("paired measures", () => {
   });
 
   it("sums up a section by its worst measure", () => {
-    const worst = worstCheck("bodies", [measure([950], [1000]), measure([700], [1000])]);
+    const atLeast = { comparison: ">=", limit: 0.9 } as const;
+    const worst = worstCheck("bodies", [measure([950], [1000]), measure([700], [1000])], atLeast);
     expect(worst.value).toBeCloseTo(0.7);
     expect(targetMet(worst)).toBe(false);
     const latency = (f: number) => measure([f], [10], { comparison: "<=", limit: 1.2 });
-    expect(worstCheck("p99", [latency(9), latency(11)]).value).toBeCloseTo(1.1);
-    expect(worstCheck("none", []).unmeasured).toBe("not measured");
-    const partial = worstCheck("x", [measure([1], [1]), measure([], [], { unmeasured: "why" })]);
+    const atMost = { comparison: "<=", limit: 1.2 } as const;
+    expect(worstCheck("p99", [latency(9), latency(11)], atMost).value).toBeCloseTo(1.1);
+    const partial = worstCheck(
+      "x",
+      [measure([1], [1]), measure([], [], { unmeasured: "why" })],
+      atLeast,
+    );
     expect(partial.unmeasured).toBe("why");
+  });
+
+  it("says a section that did not run is unmeasured, with its goal", () => {
+    const none = worstCheck("idle", [], { comparison: "<=", limit: 1.2 });
+    expect(none).toMatchObject({ unmeasured: "section not run", comparison: "<=", limit: 1.2 });
+    expect(targetMet(none)).toBeUndefined();
   });
 
   it("tables both sides' medians, the ratio, the verdict and the extra figure", () => {
