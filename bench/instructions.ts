@@ -7,9 +7,16 @@
  * Each case runs twice under callgrind, with 1,000 and 21,000 requests; the difference divided
  * by 20,000 is the cost of one request without Node's start-up and the JIT's warm-up.
  * `--serve CASE N` is the inner mode: serve N requests and exit.
+ *
+ * The "over a socket" cases count everything one keep-alive request costs in user space — the
+ * client that sends it (the same in both), Node's HTTP parser and response writer, and the
+ * server's own code: raw node:http against the gateway's server (request guard + handler), so
+ * what foobar adds to a request is their difference, measured the same way on a busy machine.
+ * (System calls are the kernel's time and not counted; both make the same ones.)
  */
 import { spawnSync } from "node:child_process";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { hello } from "../app/hello.js";
 import { createDemo } from "../app/index.js";
@@ -17,6 +24,7 @@ import type { ServerContext } from "../gateway/environ.js";
 import { fileWrapper } from "../gateway/file-wrapper.js";
 import { createRequestHandler } from "../gateway/handler.js";
 import { Logger } from "../gateway/log.js";
+import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../gateway/server.js";
 import { TrustedProxies } from "../gateway/trusted-proxies.js";
 import { SOFTWARE } from "../gateway/version.js";
 
@@ -72,7 +80,53 @@ const CASES: Record<string, { headers: string[]; demo: boolean }> = {
   "demo router + trail → hello, wrk's 1 header": { headers: WRK_HEADERS, demo: true },
 };
 
+const SOCKET_CASES: Record<string, () => Server> = {
+  "over a socket: raw node:http, hello": () => {
+    const body = Buffer.from("Hello, World!");
+    return createServer((_request, response) => {
+      response.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
+      response.end(body);
+    });
+  },
+  "over a socket: foobar's server (guard + handler), hello": () =>
+    createGatewayServer(hello, { ...DEFAULT_SERVER_SETTINGS, multiprocess: true }),
+};
+
+/** Sends `count` keep-alive GETs one after another over one connection, as wrk does. */
+async function serveOverSocket(name: string, count: number): Promise<void> {
+  const server = SOCKET_CASES[name]!();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const socket = connect(port, "127.0.0.1");
+  socket.setNoDelay(true);
+  const request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";
+  await new Promise<void>((resolve, reject) => {
+    let answered = 0;
+    let pending = "";
+    socket.setEncoding("latin1");
+    socket.on("error", reject);
+    socket.on("data", (text: string) => {
+      pending += text;
+      // Each answer ends with the hello body; no other part of it contains that text.
+      let at: number;
+      while ((at = pending.indexOf("Hello, World!")) !== -1) {
+        pending = pending.slice(at + 13);
+        if (++answered === count) return resolve();
+        socket.write(request);
+      }
+    });
+    socket.write(request);
+  });
+  socket.destroy();
+  server.close();
+  server.closeAllConnections();
+}
+
 function serve(name: string, count: number): void {
+  if (name in SOCKET_CASES) {
+    void serveOverSocket(name, count);
+    return;
+  }
   const { headers, demo } = CASES[name]!;
   const log = new Logger();
   const context: ServerContext = {
@@ -128,8 +182,13 @@ if (serveArg !== -1) {
   serve(process.argv[serveArg + 1]!, Number(process.argv[serveArg + 2]));
 } else {
   process.stdout.write(`Instructions per request (callgrind; Node ${process.version})\n`);
-  const width = Math.max(...Object.keys(CASES).map((name) => name.length));
-  for (const name of Object.keys(CASES)) {
+  // `--only TEXT`: just the cases whose name contains TEXT (e.g. `--only socket`).
+  const only = process.argv.indexOf("--only");
+  const names = [...Object.keys(CASES), ...Object.keys(SOCKET_CASES)].filter(
+    (name) => only === -1 || name.includes(process.argv[only + 1] ?? ""),
+  );
+  const width = Math.max(...names.map((name) => name.length));
+  for (const name of names) {
     const perRequest = (instructions(name, 21_000) - instructions(name, 1_000)) / 20_000;
     process.stdout.write(`  ${name.padEnd(width)}  ${perRequest.toFixed(0).padStart(6)}\n`);
   }

@@ -192,3 +192,36 @@ export async function waitReady(
     await sleep(5);
   }
 }
+
+/** A server that answered its first request: its processes, where it listens, how fast it came up. */
+export interface Started {
+  running: Running;
+  port: number;
+  url: string;
+  /** Spawn to first good answer, in milliseconds. */
+  readyMs: number;
+}
+
+/**
+ * Starts the processes `build` gives for a free port (and a second free port, for a proxy's
+ * upstream), pinned to `cpuList`, and waits until `path` answers the hello body.
+ */
+export async function startServer(
+  build: (port: number, extraPort: number) => Command[],
+  path: string,
+  cpuList: string | undefined,
+): Promise<Started> {
+  const port = await freePort();
+  const extraPort = await freePort();
+  const running = new Running();
+  const url = `http://127.0.0.1:${port}${path}`;
+  const startedAt = performance.now();
+  running.start(build(port, extraPort), cpuList);
+  try {
+    const readyMs = await waitReady(url, running, startedAt);
+    return { running, port, url, readyMs };
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+}

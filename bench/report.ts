@@ -217,6 +217,70 @@ export function checkTargets(
   ];
 }
 
+/**
+ * The hello targets of issue #14 (the second performance round): a single worker within 5 % of
+ * raw node:http, ahead of Fastify by 5 %, and no worse than the Node cluster with N workers.
+ */
+export function checkSecondRoundTargets(
+  results: ContestantResult[],
+  workers: number,
+): TargetCheck[] {
+  const ids = contestantIds(workers);
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const n = workers;
+  const ratio = (
+    name: string,
+    a: string,
+    b: string,
+    metric: Metric,
+    comparison: ">=" | "<=",
+    limit: number,
+  ): TargetCheck => {
+    const check: TargetCheck = { name, value: NaN, comparison, limit, unit: "x" };
+    const [left, right] = [byId.get(a), byId.get(b)];
+    if (left === undefined || left.samples.length === 0)
+      return { ...check, unmeasured: `${a} did not run` };
+    if (right === undefined || right.samples.length === 0)
+      return { ...check, unmeasured: `${b} did not run` };
+    return { ...check, value: pairedRatio(left, right, metric) };
+  };
+  return [
+    ratio(
+      "foobar 1w / node:http 1 process, req/s",
+      ids.foobar1,
+      ids.node,
+      requestsPerSecond,
+      ">=",
+      0.95,
+    ),
+    ratio(
+      "foobar 1w / Fastify 1w, req/s",
+      ids.foobar1,
+      ids.fastify1,
+      requestsPerSecond,
+      ">=",
+      1.05,
+    ),
+    ratio(
+      `foobar ${n}w / Fastify ${n}w, req/s`,
+      ids.foobarN,
+      ids.fastifyN,
+      requestsPerSecond,
+      ">=",
+      1.05,
+    ),
+    ratio(
+      `foobar ${n}w / node cluster ${n}w, req/s`,
+      ids.foobarN,
+      ids.cluster,
+      requestsPerSecond,
+      ">=",
+      1,
+    ),
+    ratio(`foobar ${n}w / node cluster ${n}w, p99`, ids.foobarN, ids.cluster, p99, "<=", 1),
+  ];
+}
+
 const fixed = (value: number, digits: number) =>
   Number.isFinite(value) ? value.toFixed(digits) : "–";
 const mib = (kib: number) => fixed(kib / 1024, 1);

@@ -1,21 +1,26 @@
 /**
- * `npm run bench [-- --workers 2 --duration 5 --rounds 3 --quick --only id,id --no-pin]`
+ * `npm run bench [-- --workers 2 --duration 5 --rounds 3 --quick --only id,id --no-pin
+ *                    --sections hello,bodies,uploads,concurrency,idle --section-duration 3
+ *                    --idle-connections 10000]`
  *
  * Starts each contestant on loopback, drives it with wrk from a separate process, round after
  * round (A B C … A B C …, so a noisy minute hurts everyone alike), and reports per contestant the
- * median req/s, p50/p99 latency, errors and RSS of all its processes. Writes bench/results.md and
- * bench/results.svg and prints the same table.
+ * median req/s, p50/p99 latency, errors and RSS of all its processes. Then the sections beyond
+ * hello (bench/sections.ts): bodies, uploads, latency by connection count, idle connections.
+ * Writes bench/results.md and bench/results.svg and prints the same tables.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, release, totalmem, tmpdir } from "node:os";
+import { cpus, loadavg, release, totalmem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { contestants, type Contestant } from "./contestants.js";
-import { cpuMsOf, freePort, memoryOf, Running, sleep, waitReady } from "./processes.js";
+import type { Running } from "./processes.js";
+import { cpuMsOf, memoryOf, sleep, startServer, type Started } from "./processes.js";
 import {
   barChartSvg,
+  checkSecondRoundTargets,
   checkTargets,
   median,
   resultsTable,
@@ -23,6 +28,8 @@ import {
   targetsTable,
   type ContestantResult,
 } from "./report.js";
+import { BODY_CONNECTIONS, runSection, SECTION_NAMES, type SectionName } from "./sections.js";
+import { sectionTable, worstCheck, type PairedMeasure } from "./sections-report.js";
 import { runWrk } from "./wrk.js";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -46,12 +53,23 @@ function options() {
         quick: { type: "boolean", default: false },
         "no-pin": { type: "boolean", default: false },
         out: { type: "string", default: join(root, "bench/results.md") },
+        sections: { type: "string", default: ["hello", ...SECTION_NAMES].join(",") },
+        "section-duration": { type: "string", default: "3" },
+        "idle-connections": { type: "string", default: "10000" },
       },
     });
   } catch (error) {
     fail((error as Error).message);
   }
   const v = parsed.values;
+  const sections = v.sections.split(",");
+  const unknown = sections.filter(
+    (s) => s !== "hello" && !SECTION_NAMES.includes(s as SectionName),
+  );
+  if (unknown.length > 0)
+    fail(
+      `--sections: no section ${unknown.join(", ")} (there are: hello, ${SECTION_NAMES.join(", ")})`,
+    );
   const positive = (name: string, text: string) => {
     const value = Number(text);
     if (!(value > 0)) fail(`--${name} must be a positive number, not '${text}'`);
@@ -66,6 +84,12 @@ function options() {
     only: v.only?.split(","),
     pin: !v["no-pin"] && cpus().length >= 2,
     out: v.out,
+    hello: sections.includes("hello"),
+    sections: SECTION_NAMES.filter((name) => sections.includes(name)),
+    sectionDuration: v.quick ? 1 : Math.round(positive("section-duration", v["section-duration"])),
+    idleConnections: v.quick
+      ? 1000
+      : Math.round(positive("idle-connections", v["idle-connections"])),
   };
 }
 
@@ -95,30 +119,16 @@ function progress(text: string): void {
   else process.stderr.write(`${text}\n`);
 }
 
-interface Started {
-  running: Running;
-  url: string;
-  readyMs: number;
-}
-
-async function start(
+function start(
   contestant: Contestant,
   cpuList: string | undefined,
   scratch: string,
 ): Promise<Started> {
-  const port = await freePort();
-  const extraPort = await freePort();
-  const running = new Running();
-  const url = `http://127.0.0.1:${port}${contestant.path}`;
-  const startedAt = performance.now();
-  running.start(contestant.commands(port, join(scratch, contestant.id), extraPort), cpuList);
-  try {
-    const readyMs = await waitReady(url, running, startedAt);
-    return { running, url, readyMs };
-  } catch (error) {
-    await running.stop();
-    throw error;
-  }
+  return startServer(
+    (port, extraPort) => contestant.commands(port, join(scratch, contestant.id), extraPort),
+    contestant.path,
+    cpuList,
+  );
 }
 
 async function main(): Promise<void> {
@@ -143,8 +153,12 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // The machine's 1-minute load average through the run: other people's work on a shared
+  // machine moves req/s and latency (ratios much less), so the report says how busy it was.
+  const loads = [loadavg()[0]!];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
 
-  for (let round = 1; round <= o.rounds; round++) {
+  for (let round = 1; o.hello && round <= o.rounds; round++) {
     for (const [index, contestant] of runnable.entries()) {
       const result = results.get(contestant.id)!;
       if (result.skipped !== undefined) continue;
@@ -198,7 +212,7 @@ async function main(): Promise<void> {
   const starters = contestants(2, { root }).filter(
     (c) => c.id === "foobar-2" || c.id === "node-cluster-2",
   );
-  for (let i = 0; i < Math.max(3, o.rounds); i++) {
+  for (let i = 0; o.hello && i < Math.max(3, o.rounds); i++) {
     for (const contestant of starters) {
       progress(`[start to ready ${i + 1}] ${contestant.label}`);
       try {
@@ -210,6 +224,25 @@ async function main(): Promise<void> {
       }
     }
   }
+
+  const sectionResults = new Map<SectionName, PairedMeasure[]>();
+  for (const name of o.sections)
+    sectionResults.set(
+      name,
+      await runSection(name, {
+        root,
+        scratch,
+        rounds: o.rounds,
+        duration: o.sectionDuration,
+        warmup: o.warmup,
+        workers: o.workers,
+        idleConnections: o.idleConnections,
+        cpus: { load: where.load, single: where.single },
+        progress,
+      }),
+    );
+  clearInterval(sampler);
+  loads.push(loadavg()[0]!);
   progress("");
   rmSync(scratch, { recursive: true, force: true });
 
@@ -228,18 +261,57 @@ async function main(): Promise<void> {
       ? `- Pinning (taskset): wrk on CPU ${where.load}; single-process servers on CPU ${where.single}; multi-process servers unpinned (they share CPU ${where.load} with wrk)`
       : "- No CPU pinning",
     `- Start to ready (spawn → first 200), median of ${readyTimes["foobar-2"]?.length ?? 0}: foobar 2w ${foobarReady?.toFixed(0) ?? "–"} ms; node:http cluster 2w ${clusterReady?.toFixed(0) ?? "–"} ms`,
+    `- Machine load (1-minute load average, sampled every 5 s): min ${Math.min(...loads).toFixed(2)}, median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}`,
     `- Run at ${new Date().toISOString()}`,
   ].join("\n");
   const table = resultsTable(summaries, o.workers);
   const targets = targetsTable(checks);
-  const svgPath = o.out.replace(/\.md$/, "") + ".svg";
-  writeFileSync(
-    svgPath,
-    barChartSvg(
-      summaries,
-      `Hello, World! req/s — ${o.connections} connections, ${o.workers} workers`,
+  const section = (name: SectionName) => sectionResults.get(name) ?? [];
+  const secondRound = targetsTable([
+    ...checkSecondRoundTargets([...results.values()], o.workers),
+    worstCheck(
+      "responses of 64 KiB, 1 MiB, 10 MiB (array, async-iterable, file_wrapper) / node:http, MiB/s, worst",
+      section("bodies"),
+      { comparison: ">=", limit: 0.9 },
     ),
-  );
+    worstCheck(
+      "uploads of 1 and 10 MiB via tsgi.input / node:http req, MiB/s, worst",
+      section("uploads"),
+      { comparison: ">=", limit: 0.9 },
+    ),
+    worstCheck(
+      `p99 at 1, 10, 100, 1000 connections, foobar ${o.workers}w / node cluster ${o.workers}w, worst`,
+      section("concurrency"),
+      { comparison: "<=", limit: 1.2 },
+    ),
+    worstCheck(
+      `RSS per worker holding ${o.idleConnections} idle keep-alive connections / node:http`,
+      section("idle"),
+      { comparison: "<=", limit: 1.2 },
+    ),
+  ]);
+  const sectionTitles: Record<SectionName, string> = {
+    bodies: `Response bodies (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections; ${o.sectionDuration} s per run)`,
+    uploads: `Uploads (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections posting the body; ${o.sectionDuration} s per run)`,
+    concurrency: `Latency by connection count (foobar ${o.workers}w / node cluster ${o.workers}w, unpinned; ${o.sectionDuration} s per run)`,
+    idle: `Idle keep-alive connections (foobar -w 1 --keep-alive 600 / node:http, keepAliveTimeout 600 s)`,
+  };
+  const sectionsMarkdown = [...sectionResults].flatMap(([name, measures]) => [
+    `### ${sectionTitles[name]}`,
+    "",
+    sectionTable(measures),
+    "",
+  ]);
+  const svgPath = o.out.replace(/\.md$/, "") + ".svg";
+  // Without the hello section there is nothing to chart: the last chart stays.
+  if (o.hello)
+    writeFileSync(
+      svgPath,
+      barChartSvg(
+        summaries,
+        `Hello, World! req/s — ${o.connections} connections, ${o.workers} workers`,
+      ),
+    );
   const markdown = [
     "# Benchmark results",
     "",
@@ -256,11 +328,20 @@ async function main(): Promise<void> {
     "",
     targets,
     "",
+    "## Targets (issue #14)",
+    "",
+    "The hello ratios as above; each section's row is its worst measure (tables below).",
+    "",
+    secondRound,
+    "",
     `![req/s per contestant](${svgPath.split("/").pop()})`,
     "",
+    ...(sectionsMarkdown.length > 0 ? ["## Sections", "", ...sectionsMarkdown] : []),
   ].join("\n");
   writeFileSync(o.out, markdown);
-  process.stdout.write(`${machine}\n\n${table}\n\n${targets}\n\nwrote ${o.out} and ${svgPath}\n`);
+  process.stdout.write(
+    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
+  );
 }
 
 await main();

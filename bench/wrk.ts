@@ -51,6 +51,18 @@ export interface LoadOptions {
   seconds: number;
   /** CPU list for `taskset -c`, or undefined to let the kernel place wrk. */
   cpus?: string;
+  /** A Lua script for wrk's `-s` (e.g. `postScript`'s, to send request bodies). */
+  script?: string;
+}
+
+/** A wrk Lua script that makes every request a POST of `bytes` bytes (wrk adds Content-Length). */
+export function postScript(bytes: number): string {
+  return [
+    'wrk.method = "POST"',
+    `wrk.body = string.rep("x", ${bytes})`,
+    'wrk.headers["Content-Type"] = "application/octet-stream"',
+    "",
+  ].join("\n");
 }
 
 /** Runs wrk once against `url` and resolves with its parsed report. */
@@ -62,6 +74,7 @@ export function runWrk(options: LoadOptions): Promise<LoadResult> {
     "--timeout",
     "5s",
     "--latency",
+    ...(options.script === undefined ? [] : ["-s", options.script]),
     options.url,
   ];
   const [command, args] =

@@ -145,7 +145,9 @@ export function buildEnviron(
   const raw = request.rawHeaders;
   const headers = environ as unknown as Record<string, string | undefined>;
   for (let i = 0; i < raw.length; i += 2) {
-    const key = cachedEnvironKey(raw[i]!);
+    const name = raw[i]!;
+    // Every HTTP/1.1 request has a Host: its key without hashing a fresh string for the cache.
+    const key = name === "Host" ? "HTTP_HOST" : cachedEnvironKey(name);
     if (key === null) continue;
     const previous = headers[key];
     headers[key] = previous === undefined ? raw[i + 1]! : previous + ", " + raw[i + 1]!;

@@ -209,13 +209,18 @@ export interface RequestGuard {
   onConnect(request: IncomingMessage, socket: Duplex): void;
 }
 
+/** The last response on a connection (and through `.req` its request). */
+const lastResponse = Symbol("gateway.lastResponse");
+type TrackedSocket = Duplex & { [lastResponse]?: ServerResponse };
+
 export function createRequestGuard(settings: GuardSettings, log: Logger): RequestGuard {
   // The last response on each connection (and through `.req` its request). A parse error in a
   // pipelined request must wait for it while it is being written, or the error would be read
   // as the answer to the earlier request; while its request is incomplete, a parse error is in
   // that request's body.
-  const lastResponse = new WeakMap<Duplex, ServerResponse>();
-  // Connections whose last response said `Connection: close`: what follows on them is unread.
+  // Kept on the socket itself (a property store per request; a WeakMap's insert costs more).
+  const lastResponseOf = (socket: Duplex) => (socket as TrackedSocket)[lastResponse];
+  // Connections the guard decided to close after their current response.
   const closing = new WeakSet<Duplex>();
   const screening: Screening = { chunked: false };
   // Each chunked request's response, for the trailer check at the end of its body.
@@ -229,15 +234,8 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
     log.warning("Invalid request from ip=%s: %s", address ?? "unknown", reason);
   }
 
-  // One shared listener (no closure per request): a response always emits 'close', after
-  // 'finish' or when the connection dies first.
-  function forget(this: ServerResponse): void {
-    if (!this.shouldKeepAlive) closing.add(this.req.socket);
-  }
-
   function track(request: IncomingMessage, response: ServerResponse): void {
-    lastResponse.set(request.socket, response);
-    response.on("close", forget);
+    (request.socket as TrackedSocket)[lastResponse] = response;
   }
 
   /** Ends the connection once `response` is completely sent: nothing more is read or answered. */
@@ -316,9 +314,11 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
 
     onClientError(error, socket) {
       const address = addressOf(socket);
-      const last = lastResponse.get(socket);
+      const last = lastResponseOf(socket);
       const pending = last?.writableFinished || last?.destroyed ? undefined : last;
-      if (closing.has(socket) || (pending !== undefined && !pending.shouldKeepAlive)) {
+      // The last response says `Connection: close` (sent or still being sent): Node ends the
+      // connection after it, and nothing read after it is answered.
+      if (closing.has(socket) || (last !== undefined && !last.shouldKeepAlive)) {
         // Already answered with `Connection: close` (e.g. a refused request whose body llhttp
         // then failed to frame): Node closes the connection once that answer is out.
         log.debug("Ignored %s after a closing response", error.code ?? error.message);

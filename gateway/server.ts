@@ -60,6 +60,8 @@ export interface GatewayServerOptions {
   log?: Logger;
   beforeRequest?: (request: IncomingMessage, environ: Environ) => void;
   afterResponse?: (record: ExchangeRecord) => void;
+  /** See HandlerOptions.timesRequests. */
+  timesRequests?: boolean;
 }
 
 export function createGatewayServer(
@@ -81,6 +83,7 @@ export function createGatewayServer(
     log,
     beforeRequest: options.beforeRequest,
     afterResponse: options.afterResponse,
+    timesRequests: options.timesRequests,
     limit_request_body: settings.limit_request_body,
   });
 

@@ -147,26 +147,33 @@ export class Worker implements WorkerView {
           ));
     const observe = settings.metrics_bind === null ? null : await createWorkerMetrics();
 
+    // The hooks are loaded by now and never change: a worker without them (the usual case)
+    // does not pay a call per request for nothing.
+    const { pre_request, post_request } = this.hooks;
     const options = {
       log: this.log,
       beforeRequest: (request: IncomingMessage, environ: Environ) => {
         this.#scoreboard.note(request.method ?? "-", request.url ?? "");
-        callHookSync(this.hooks, "pre_request", this.log, this, request, environ);
+        if (pre_request !== undefined)
+          callHookSync(this.hooks, "pre_request", this.log, this, request, environ);
       },
       afterResponse: (record: ExchangeRecord) => {
         accessLog?.write(record);
         observe?.(record);
-        callHookSync(
-          this.hooks,
-          "post_request",
-          this.log,
-          this,
-          record.request,
-          record.environ,
-          record,
-        );
+        if (post_request !== undefined)
+          callHookSync(
+            this.hooks,
+            "post_request",
+            this.log,
+            this,
+            record.request,
+            record.environ,
+            record,
+          );
         this.#countRequest();
       },
+      // Only the access log, the metrics and post_request read a record's startedAt.
+      timesRequests: accessLog !== null || observe !== null || post_request !== undefined,
     };
     // tsgi.multiprocess is true even with one worker (Gunicorn says workers > 1): a HUP reload,
     // a max_requests replacement or a TTIN can run another process with the same app at any time.

@@ -1,0 +1,400 @@
+/**
+ * The bench's sections beyond hello, each foobar against raw `node:http` doing the same job,
+ * round after round (foobar, node, foobar, node … so a noisy minute weighs on both):
+ *
+ *   bodies       responses of 64 KiB, 1 MiB and 10 MiB — an array body, an async-iterable body,
+ *                `tsgi.file_wrapper` over a file — against `res.end`, a piped stream, a piped
+ *                file stream: MiB/s, and server CPU per GiB sent
+ *   uploads      1 MiB and 10 MiB request bodies read through `tsgi.input` against `req`'s data
+ *                events: MiB/s, and server CPU per GiB received
+ *   concurrency  hello's p99 latency at 1, 10, 100 and 1,000 connections, foobar N workers
+ *                against a Node cluster of N
+ *   idle         RSS of one worker holding 10,000 idle keep-alive connections against one raw
+ *                `node:http` process holding the same
+ *
+ * The servers are in bench/servers/ (bodies.ts says what they serve); the verdicts and tables
+ * in sections-report.ts.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { contestants } from "./contestants.js";
+import { cpuMsOf, memoryOf, sleep, startServer, type Command, type Started } from "./processes.js";
+import type { PairedMeasure, RoundValue } from "./sections-report.js";
+import {
+  BODY_DIR_ENV,
+  BODY_KINDS,
+  BODY_SIZES,
+  writeBodyFiles,
+  type BodyKind,
+  type BodySize,
+} from "./servers/bodies.js";
+import { postScript, runWrk, type LoadResult } from "./wrk.js";
+
+export const SECTION_NAMES = ["bodies", "uploads", "concurrency", "idle"] as const;
+export type SectionName = (typeof SECTION_NAMES)[number];
+
+export interface SectionOptions {
+  root: string;
+  scratch: string;
+  rounds: number;
+  /** Seconds measured per run, and of warm-up before it. */
+  duration: number;
+  warmup: number;
+  /** N, for the concurrency section's foobar N workers against a Node cluster of N. */
+  workers: number;
+  /** Idle connections to hold. */
+  idleConnections: number;
+  /** taskset CPU lists: for wrk, and for one-process servers. */
+  cpus: { load: string | undefined; single: string | undefined };
+  progress(text: string): void;
+}
+
+const MiB = 1024 * 1024;
+/** Connections for the body and upload runs: enough to keep one core busy with big bodies. */
+export const BODY_CONNECTIONS = 10;
+export const CONNECTION_COUNTS = [1, 10, 100, 1000] as const;
+
+/** The two servers of the body and upload sections: foobar -w 1 with bodies-app, raw node. */
+function bodyServers(options: SectionOptions, dir: string) {
+  const env = { [BODY_DIR_ENV]: dir };
+  const cli = join(options.root, "dist/gateway/cli.js");
+  const servers = join(options.root, "dist/bench/servers");
+  return {
+    foobar: (port: number): Command[] => [
+      {
+        command: process.execPath,
+        args: [cli, "-w", "1", "-b", `127.0.0.1:${port}`, join(servers, "bodies-app.js")],
+        env,
+      },
+    ],
+    node: (port: number): Command[] => [
+      { command: process.execPath, args: [join(servers, "bodies-node.js"), String(port)], env },
+    ],
+  };
+}
+
+type Side = "foobar" | "node";
+const SIDES: Side[] = ["foobar", "node"];
+
+/** One wrk run after a warm-up; the load and the server's CPU milliseconds during it. */
+async function measured(
+  options: SectionOptions,
+  started: Started,
+  url: string,
+  connections: number,
+  script?: string,
+): Promise<{ load: LoadResult; cpuMs: number }> {
+  const common = { url, connections, cpus: options.cpus.load, script };
+  await runWrk({ ...common, seconds: options.warmup });
+  const before = cpuMsOf(started.running.pids);
+  const load = await runWrk({ ...common, seconds: options.duration });
+  return { load, cpuMs: cpuMsOf(started.running.pids) - before };
+}
+
+/** A measure per key, both sides empty, to fill round by round. */
+function measures<K extends string | number>(
+  keys: readonly K[],
+  make: (key: K) => Omit<PairedMeasure, "foobar" | "node">,
+): Map<K, PairedMeasure> {
+  return new Map(keys.map((key) => [key, { ...make(key), foobar: [], node: [] }]));
+}
+
+/** Runs `each` with a started server per side per round; a side that fails is marked. */
+async function sideBySide(
+  options: SectionOptions,
+  section: string,
+  all: PairedMeasure[],
+  start: (side: Side) => Promise<Started>,
+  each: (side: Side, started: Started, round: number) => Promise<void>,
+): Promise<void> {
+  for (let round = 1; round <= options.rounds; round++)
+    for (const side of SIDES) {
+      options.progress(`[${section} ${round}/${options.rounds}] ${side}`);
+      let started: Started | undefined;
+      try {
+        started = await start(side);
+        await each(side, started, round);
+      } catch (error) {
+        const reason = `${side} failed: ${(error as Error).message.split("\n")[0]!.slice(0, 80)}`;
+        process.stderr.write(`\n${section}: ${reason}\n`);
+        for (const measure of all) measure.unmeasured ??= reason;
+      } finally {
+        await started?.running.stop();
+      }
+    }
+}
+
+const SIZE_LABEL: Record<BodySize, string> = { "64k": "64 KiB", "1m": "1 MiB", "10m": "10 MiB" };
+const KIND_WAYS: Record<BodyKind, [string, string, string]> = {
+  array: ["array body", "[bytes]", "res.end(bytes)"],
+  iter: ["async-iterable body", "async generator", "Readable.from(gen).pipe(res)"],
+  file: ["file", "tsgi.file_wrapper", "createReadStream().pipe(res)"],
+};
+
+export async function runBodies(options: SectionOptions): Promise<PairedMeasure[]> {
+  const dir = join(options.scratch, "bodies");
+  writeBodyFiles(dir);
+  const servers = bodyServers(options, dir);
+  const keys = Object.keys(BODY_SIZES).flatMap((size) =>
+    BODY_KINDS.map((kind) => `${kind}/${size}`),
+  );
+  const table = measures(keys, (key) => {
+    const [kind, size] = key.split("/") as [BodyKind, BodySize];
+    const [what, foobarWay, nodeWay] = KIND_WAYS[kind];
+    return {
+      name: `${SIZE_LABEL[size]} response, ${what}`,
+      foobarWay,
+      nodeWay,
+      unit: "MiB/s",
+      extraUnit: "CPU ms/GiB",
+      comparison: ">=",
+      limit: 0.9,
+    };
+  });
+  await sideBySide(
+    options,
+    "bodies",
+    [...table.values()],
+    (side) => startServer(servers[side], "/", options.cpus.single),
+    async (side, started, round) => {
+      for (const [key, measure] of table) {
+        options.progress(`[bodies ${round}/${options.rounds}] ${side} /${key}`);
+        const size = BODY_SIZES[key.split("/")[1] as BodySize];
+        const url = `http://127.0.0.1:${started.port}/${key}`;
+        const { load, cpuMs } = await measured(options, started, url, BODY_CONNECTIONS);
+        measure[side].push(throughput(round, load, cpuMs, size));
+      }
+    },
+  );
+  return [...table.values()];
+}
+
+/** MiB/s from wrk's request rate, and server CPU ms per GiB moved. */
+function throughput(round: number, load: LoadResult, cpuMs: number, bytes: number): RoundValue {
+  const gib = (load.requests * bytes) / (1024 * MiB);
+  return {
+    round,
+    value: (load.requestsPerSecond * bytes) / MiB,
+    extra: gib > 0 ? cpuMs / gib : NaN,
+    errors: load.errors,
+  };
+}
+
+export async function runUploads(options: SectionOptions): Promise<PairedMeasure[]> {
+  const dir = join(options.scratch, "bodies");
+  writeBodyFiles(dir);
+  const servers = bodyServers(options, dir);
+  const sizes = ["1m", "10m"] as const;
+  const scripts = new Map(
+    sizes.map((size) => {
+      const file = join(options.scratch, `post-${size}.lua`);
+      writeFileSync(file, postScript(BODY_SIZES[size]));
+      return [size, file];
+    }),
+  );
+  const table = measures(sizes, (size) => ({
+    name: `${SIZE_LABEL[size]} upload`,
+    foobarWay: "for await of tsgi.input",
+    nodeWay: "req.on('data')",
+    unit: "MiB/s",
+    extraUnit: "CPU ms/GiB",
+    comparison: ">=",
+    limit: 0.9,
+  }));
+  await sideBySide(
+    options,
+    "uploads",
+    [...table.values()],
+    (side) => startServer(servers[side], "/", options.cpus.single),
+    async (side, started, round) => {
+      for (const [size, measure] of table) {
+        options.progress(`[uploads ${round}/${options.rounds}] ${side} ${size}`);
+        const url = `http://127.0.0.1:${started.port}/upload`;
+        const script = scripts.get(size)!;
+        const { load, cpuMs } = await measured(options, started, url, BODY_CONNECTIONS, script);
+        measure[side].push(throughput(round, load, cpuMs, BODY_SIZES[size]));
+      }
+    },
+  );
+  return [...table.values()];
+}
+
+export async function runConcurrency(options: SectionOptions): Promise<PairedMeasure[]> {
+  const n = options.workers;
+  const pair = contestants(n, { root: options.root });
+  const byId = (id: string) => {
+    const found = pair.find((c) => c.id === id);
+    if (found === undefined) throw new Error(`no contestant ${id}`);
+    return found;
+  };
+  const chosen = { foobar: byId(`foobar-${n}`), node: byId(`node-cluster-${n}`) };
+  const table = measures(CONNECTION_COUNTS, (count) => ({
+    name: `hello at ${count} connection${count === 1 ? "" : "s"}, p99`,
+    foobarWay: `foobar ${n}w`,
+    nodeWay: `node cluster ${n}w`,
+    unit: "p99 ms",
+    extraUnit: "req/s",
+    comparison: "<=",
+    limit: 1.2,
+  }));
+  await sideBySide(
+    options,
+    "concurrency",
+    [...table.values()],
+    (side) => {
+      const contestant = chosen[side];
+      const scratch = join(options.scratch, contestant.id);
+      // N workers use both cores, as in the hello table's multi-process rows: not pinned.
+      return startServer(
+        (port, extra) => contestant.commands(port, scratch, extra),
+        contestant.path,
+        undefined,
+      );
+    },
+    async (side, started, round) => {
+      for (const [count, measure] of table) {
+        options.progress(`[concurrency ${round}/${options.rounds}] ${side} -c${count}`);
+        const { load } = await measured(options, started, started.url, count);
+        measure[side].push({
+          round,
+          value: load.p99,
+          extra: load.requestsPerSecond,
+          errors: load.errors,
+        });
+      }
+    },
+  );
+  return [...table.values()];
+}
+
+/** The soft limit on open files this process (and so its children) has. */
+function openFileLimit(): number {
+  try {
+    const text = execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim();
+    return text === "unlimited" ? Infinity : Number(text);
+  } catch {
+    return Infinity; // cannot tell: try, and let a failure say why
+  }
+}
+
+/** Starts the idle client and resolves with it once it holds its connections. */
+async function holdIdle(
+  root: string,
+  port: number,
+  count: number,
+): Promise<{ ask(): Promise<{ open: number; failed: number }>; stop(): void }> {
+  const child = spawn(
+    process.execPath,
+    [join(root, "dist/bench/idle-client.js"), String(port), String(count)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const lines = createInterface({ input: child.stdout });
+  const iterator = lines[Symbol.asyncIterator]();
+  const nextReport = async (): Promise<{ open: number; failed: number }> => {
+    const timeout = sleep(120_000).then(() => {
+      throw new Error(`the idle client did not report within 120 s`);
+    });
+    const next = await Promise.race([iterator.next(), timeout]);
+    if (next.done === true) throw new Error("the idle client exited");
+    return JSON.parse(next.value) as { open: number; failed: number };
+  };
+  const first = await nextReport();
+  if (first.open !== count)
+    throw new Error(`held ${first.open} of ${count} connections (${first.failed} failed)`);
+  return {
+    ask: () => {
+      child.stdin.write("\n");
+      return nextReport();
+    },
+    stop: () => {
+      child.kill("SIGKILL");
+      lines.close();
+    },
+  };
+}
+
+export async function runIdle(options: SectionOptions): Promise<PairedMeasure[]> {
+  const count = options.idleConnections;
+  const measure: PairedMeasure = {
+    name: `${count.toLocaleString("en")} idle keep-alive connections, RSS of the worker`,
+    foobarWay: "foobar 1 worker",
+    nodeWay: "one node:http process",
+    unit: "RSS MiB",
+    extraUnit: "KiB/connection",
+    comparison: "<=",
+    limit: 1.2,
+    foobar: [],
+    node: [],
+  };
+  const limit = openFileLimit();
+  if (limit < count + 100) {
+    measure.unmeasured = `ulimit -n is ${limit}: too few for ${count} connections`;
+    return [measure];
+  }
+  const keepAlive = "600"; // seconds: long enough that none expires while we count
+  const cli = join(options.root, "dist/gateway/cli.js");
+  const hello = join(options.root, "dist/app/hello.js");
+  const build = {
+    foobar: (port: number): Command[] => [
+      {
+        command: process.execPath,
+        args: [cli, "-w", "1", "--keep-alive", keepAlive, "-b", `127.0.0.1:${port}`, hello],
+      },
+    ],
+    node: (port: number): Command[] => [
+      {
+        command: process.execPath,
+        args: [join(options.root, "dist/bench/servers/node-http.js"), String(port)],
+        env: { KEEP_ALIVE_S: keepAlive },
+      },
+    ],
+  };
+  const workerKiB = (started: Started) =>
+    memoryOf(started.running.pids).workerKiB.reduce((sum, kib) => sum + kib, 0);
+  await sideBySide(
+    options,
+    "idle",
+    [measure],
+    (side) => startServer(build[side], "/", options.cpus.single),
+    async (side, started, round) => {
+      await sleep(300); // start-up garbage settles
+      const before = workerKiB(started);
+      const client = await holdIdle(options.root, started.port, count);
+      try {
+        await sleep(1000);
+        const holding = workerKiB(started);
+        const still = await client.ask();
+        if (still.open !== count)
+          throw new Error(`only ${still.open} of ${count} connections stayed open`);
+        measure[side].push({
+          round,
+          value: holding / 1024,
+          extra: (holding - before) / count,
+        });
+      } finally {
+        client.stop();
+      }
+    },
+  );
+  return [measure];
+}
+
+export async function runSection(
+  name: SectionName,
+  options: SectionOptions,
+): Promise<PairedMeasure[]> {
+  switch (name) {
+    case "bodies":
+      return runBodies(options);
+    case "uploads":
+      return runUploads(options);
+    case "concurrency":
+      return runConcurrency(options);
+    case "idle":
+      return runIdle(options);
+  }
+}
