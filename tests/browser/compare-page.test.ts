@@ -7,17 +7,17 @@
  * fails here rather than on GitHub.
  */
 import { createRequire } from "node:module";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGunicorn, type RunningGunicorn } from "../helpers/gunicorn.js";
 import { nginxProblem } from "../helpers/nginx.js";
 import { gunicornProblem, shouldRun } from "../helpers/python.js";
-import { ROOT, startStack, type Stack } from "./stack.js";
+import { ROOT, screenshotPath, startStack, type Stack } from "./stack.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SCREENSHOT = join(ROOT, "docs/images/compare-page.png");
+const SCREENSHOT = screenshotPath("compare-page.png");
 const haveChromium = existsSync(CHROMIUM);
 const inCi = process.env.CI === "true";
 if (!haveChromium && !inCi)
@@ -93,7 +93,6 @@ describe.runIf((haveChromium || inCi) && shouldRun("/compare in Chromium", gunic
     });
 
     it("saves the screenshot the README shows", async () => {
-      mkdirSync(join(ROOT, "docs/images"), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       const png = readFileSync(SCREENSHOT);
       expect(png.subarray(1, 4).toString()).toBe("PNG");

@@ -2,17 +2,16 @@
  * The hello page in a real browser, through the running stack: Debian's headless Chromium,
  * driven by playwright-core, loads the page from nginx (or the gateway itself when nginx is not
  * installed), checks the environ table and the worker pid, and saves the screenshot the README
- * shows (docs/images/hello-page.png).
+ * shows (docs/images/hello-page.png, rewritten only with UPDATE_SCREENSHOTS=1).
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nginxProblem } from "../helpers/nginx.js";
-import { ROOT, startStack, type Stack } from "./stack.js";
+import { screenshotPath, startStack, type Stack } from "./stack.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SCREENSHOT = join(ROOT, "docs/images/hello-page.png");
+const SCREENSHOT = screenshotPath("hello-page.png");
 const inCi = process.env.CI === "true";
 const haveChromium = existsSync(CHROMIUM);
 
@@ -133,7 +132,6 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
 
   it("saves the screenshot the README shows", async () => {
     await load();
-    mkdirSync(join(ROOT, "docs/images"), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     const png = readFileSync(SCREENSHOT);
     expect(png.subarray(1, 4).toString()).toBe("PNG");

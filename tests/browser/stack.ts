@@ -4,13 +4,28 @@
  * in front of it when nginx is installed. Everything started here is stopped by `stop()`.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../helpers/net.js";
 import { startNginx, type RunningNginx } from "../helpers/nginx.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const CLI = join(ROOT, "dist/gateway/cli.js");
+
+/**
+ * Where a browser test saves its screenshot `name`: docs/images/ (the picture the README shows)
+ * when UPDATE_SCREENSHOTS=1, else a scratch directory — the page shows this run's host name and
+ * worker pid, so a plain test run would otherwise leave a changed tracked file behind.
+ */
+export function screenshotPath(name: string): string {
+  const folder =
+    process.env["UPDATE_SCREENSHOTS"] === "1"
+      ? join(ROOT, "docs/images")
+      : mkdtempSync(join(tmpdir(), "foobar-screenshot-"));
+  mkdirSync(folder, { recursive: true });
+  return join(folder, name);
+}
 
 export interface Stack {
   /** Where the browser goes: nginx when it is in front, else the gateway itself. */
