@@ -4,7 +4,7 @@
  * collector, foobar's own code …), the time spent beneath the request handler, and the
  * functions that cost most. Pure functions, so tests/bench can check them on a made-up profile.
  */
-import { markdownTable } from "./report.js";
+import { escapeXml, markdownTable } from "./report.js";
 
 /** The parts of a `.cpuprofile` file this module reads. */
 export interface CpuProfile {
@@ -155,9 +155,6 @@ export function profileTable(node: ProfileSummary, foobar: ProfileSummary): stri
     [false, true, true, true],
   );
 }
-
-const escapeXml = (text: string) =>
-  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** A grouped horizontal bar chart: per category, node's bar and foobar's, in µs per request. */
 export function profileChartSvg(

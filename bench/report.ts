@@ -362,7 +362,8 @@ export function targetsTable(checks: TargetCheck[]): string {
   return markdownTable(["target", "measured", "goal", "verdict"], rows, [false, true, true, false]);
 }
 
-const escapeXml = (text: string) =>
+/** Text made safe inside SVG/XML elements and attributes. */
+export const escapeXml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** A horizontal bar chart of median req/s, one bar per contestant that ran. */
