@@ -289,8 +289,10 @@ export class Arbiter implements ServerView {
         void callHook(this.hooks, "when_ready", this.log, this);
       }
       // A new worker is serving: one worker that waits for its replacement may go now.
-      const [oldest] = replacesRetiring ? this.#byAge("retiring") : [];
-      if (oldest !== undefined) this.stopWorker(oldest, oldest.reason ?? "retire");
+      if (replacesRetiring) {
+        const [oldest] = this.#byAge("retiring");
+        if (oldest !== undefined) this.stopWorker(oldest, oldest.reason ?? "retire");
+      }
     } else if (message.gateway === "retire") {
       if (worker.state !== "ready") return;
       worker.state = "retiring";
