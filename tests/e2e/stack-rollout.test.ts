@@ -13,11 +13,14 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { configureTestcontainers, docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
 import { describeCounts, startLoad, type LoadCounts } from "./load.js";
 
 configureTestcontainers();
+// Each rollout builds, starts, health-checks and drains containers: tens of seconds, more on a
+// loaded machine, so well past the suite's 30 s default.
+vi.setConfig({ testTimeout: 240_000 });
 const { skip, problem } = skipWithoutEngine("e2e: stack rollout");
 const project = `foobar-stack-${process.pid}`;
 // Any free host port for nginx (the default, 8000, may be taken on a developer machine).

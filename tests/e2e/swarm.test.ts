@@ -8,11 +8,14 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
 import { freePort } from "../helpers/net.js";
 import { describeCounts, startLoad } from "./load.js";
 
+// A rolling update waits for each of 3 tasks to turn healthy plus the update delay: tens of
+// seconds, more on a loaded machine, so well past the suite's 30 s default.
+vi.setConfig({ testTimeout: 240_000 });
 const { skip, problem } = skipWithoutEngine("e2e: swarm");
 const STACK = `foobar-swarm-${process.pid}`;
 const BROWSER = { Accept: "text/html" };
