@@ -315,7 +315,6 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
     onClientError(error, socket) {
       const address = addressOf(socket);
       const last = lastResponseOf(socket);
-      const pending = last?.writableFinished || last?.destroyed ? undefined : last;
       // The last response says `Connection: close` (sent or still being sent): Node ends the
       // connection after it, and nothing read after it is answered.
       if (closing.has(socket) || (last !== undefined && !last.shouldKeepAlive)) {
@@ -340,9 +339,10 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
         bodyFramingBroken(last, socket, refusal);
         return;
       }
-      if (pending !== undefined && !pending.writableFinished && !pending.destroyed) {
-        pending.once("finish", answer);
-        pending.once("close", answer);
+      // The last response is still being written: the error answers what follows it, after it.
+      if (last !== undefined && !last.writableFinished && !last.destroyed) {
+        last.once("finish", answer);
+        last.once("close", answer);
       } else answer();
     },
 
