@@ -56,25 +56,6 @@ const MiB = 1024 * 1024;
 export const BODY_CONNECTIONS = 10;
 export const CONNECTION_COUNTS = [1, 10, 100, 1000] as const;
 
-/** The two servers of the body and upload sections: foobar -w 1 with bodies-app, raw node. */
-function bodyServers(options: SectionOptions, dir: string) {
-  const env = { [BODY_DIR_ENV]: dir };
-  const cli = join(options.root, "dist/gateway/cli.js");
-  const servers = join(options.root, "dist/bench/servers");
-  return {
-    foobar: (port: number): Command[] => [
-      {
-        command: process.execPath,
-        args: [cli, "-w", "1", "-b", `127.0.0.1:${port}`, join(servers, "bodies-app.js")],
-        env,
-      },
-    ],
-    node: (port: number): Command[] => [
-      { command: process.execPath, args: [join(servers, "bodies-node.js"), String(port)], env },
-    ],
-  };
-}
-
 type Side = "foobar" | "node";
 const SIDES: Side[] = ["foobar", "node"];
 
@@ -133,38 +114,96 @@ const KIND_WAYS: Record<BodyKind, [string, string, string]> = {
   file: ["file", "tsgi.file_wrapper", "createReadStream().pipe(res)"],
 };
 
+/** How the body and upload sections measure and judge: MiB/s, at least 0.9× of node's. */
+const MIB_PER_S = {
+  unit: "MiB/s",
+  extraUnit: "CPU ms/GiB",
+  comparison: ">=",
+  limit: 0.9,
+} as const;
+
 export async function runBodies(options: SectionOptions): Promise<PairedMeasure[]> {
-  const dir = join(options.scratch, "bodies");
-  writeBodyFiles(dir);
-  const servers = bodyServers(options, dir);
   const keys = Object.keys(BODY_SIZES).flatMap((size) =>
     BODY_KINDS.map((kind) => `${kind}/${size}`),
   );
+  const sizeOf = (key: string) => key.split("/")[1] as BodySize;
   const table = measures(keys, (key) => {
-    const [kind, size] = key.split("/") as [BodyKind, BodySize];
-    const [what, foobarWay, nodeWay] = KIND_WAYS[kind];
+    const [what, foobarWay, nodeWay] = KIND_WAYS[key.split("/")[0] as BodyKind];
     return {
-      name: `${SIZE_LABEL[size]} response, ${what}`,
+      name: `${SIZE_LABEL[sizeOf(key)]} response, ${what}`,
       foobarWay,
       nodeWay,
-      unit: "MiB/s",
-      extraUnit: "CPU ms/GiB",
-      comparison: ">=",
-      limit: 0.9,
+      ...MIB_PER_S,
     };
   });
+  return bodyRounds(options, "bodies", table, (key) => ({
+    path: `/${key}`,
+    bytes: BODY_SIZES[sizeOf(key)],
+  }));
+}
+
+export async function runUploads(options: SectionOptions): Promise<PairedMeasure[]> {
+  const sizes = ["1m", "10m"] as const;
+  const scripts = new Map(
+    sizes.map((size) => {
+      const file = join(options.scratch, `post-${size}.lua`);
+      writeFileSync(file, postScript(BODY_SIZES[size]));
+      return [size, file];
+    }),
+  );
+  const table = measures(sizes, (size) => ({
+    name: `${SIZE_LABEL[size]} upload`,
+    foobarWay: "for await of tsgi.input",
+    nodeWay: "req.on('data')",
+    ...MIB_PER_S,
+  }));
+  return bodyRounds(options, "uploads", table, (size) => ({
+    path: "/upload",
+    bytes: BODY_SIZES[size],
+    script: scripts.get(size)!,
+  }));
+}
+
+/**
+ * The body and upload sections' rounds: foobar -w 1 with bodies-app against raw node's
+ * bodies-node, each measured per key on the route `request` names (with its wrk script, for a
+ * POST), and the bytes each request moves turned into MiB/s.
+ */
+async function bodyRounds<K extends string>(
+  options: SectionOptions,
+  section: SectionName,
+  table: Map<K, PairedMeasure>,
+  request: (key: K) => { path: string; bytes: number; script?: string },
+): Promise<PairedMeasure[]> {
+  const dir = join(options.scratch, "bodies");
+  writeBodyFiles(dir);
+  const env = { [BODY_DIR_ENV]: dir };
+  const cli = join(options.root, "dist/gateway/cli.js");
+  const servers = join(options.root, "dist/bench/servers");
+  const commands: Record<Side, (port: number) => Command[]> = {
+    foobar: (port) => [
+      {
+        command: process.execPath,
+        args: [cli, "-w", "1", "-b", `127.0.0.1:${port}`, join(servers, "bodies-app.js")],
+        env,
+      },
+    ],
+    node: (port) => [
+      { command: process.execPath, args: [join(servers, "bodies-node.js"), String(port)], env },
+    ],
+  };
   await sideBySide(
     options,
-    "bodies",
+    section,
     [...table.values()],
-    (side) => startServer(servers[side], "/", options.cpus.single),
+    (side) => startServer(commands[side], "/", options.cpus.single),
     async (side, started, round) => {
       for (const [key, measure] of table) {
-        options.progress(`[bodies ${round}/${options.rounds}] ${side} /${key}`);
-        const size = BODY_SIZES[key.split("/")[1] as BodySize];
-        const url = `http://127.0.0.1:${started.port}/${key}`;
-        const { load, cpuMs } = await measured(options, started, url, BODY_CONNECTIONS);
-        measure[side].push(throughput(round, load, cpuMs, size));
+        options.progress(`[${section} ${round}/${options.rounds}] ${side} ${key}`);
+        const { path, bytes, script } = request(key);
+        const url = `http://127.0.0.1:${started.port}${path}`;
+        const { load, cpuMs } = await measured(options, started, url, BODY_CONNECTIONS, script);
+        measure[side].push(throughput(round, load, cpuMs, bytes));
       }
     },
   );
@@ -180,45 +219,6 @@ function throughput(round: number, load: LoadResult, cpuMs: number, bytes: numbe
     extra: gib > 0 ? cpuMs / gib : NaN,
     errors: load.errors,
   };
-}
-
-export async function runUploads(options: SectionOptions): Promise<PairedMeasure[]> {
-  const dir = join(options.scratch, "bodies");
-  writeBodyFiles(dir);
-  const servers = bodyServers(options, dir);
-  const sizes = ["1m", "10m"] as const;
-  const scripts = new Map(
-    sizes.map((size) => {
-      const file = join(options.scratch, `post-${size}.lua`);
-      writeFileSync(file, postScript(BODY_SIZES[size]));
-      return [size, file];
-    }),
-  );
-  const table = measures(sizes, (size) => ({
-    name: `${SIZE_LABEL[size]} upload`,
-    foobarWay: "for await of tsgi.input",
-    nodeWay: "req.on('data')",
-    unit: "MiB/s",
-    extraUnit: "CPU ms/GiB",
-    comparison: ">=",
-    limit: 0.9,
-  }));
-  await sideBySide(
-    options,
-    "uploads",
-    [...table.values()],
-    (side) => startServer(servers[side], "/", options.cpus.single),
-    async (side, started, round) => {
-      for (const [size, measure] of table) {
-        options.progress(`[uploads ${round}/${options.rounds}] ${side} ${size}`);
-        const url = `http://127.0.0.1:${started.port}/upload`;
-        const script = scripts.get(size)!;
-        const { load, cpuMs } = await measured(options, started, url, BODY_CONNECTIONS, script);
-        measure[side].push(throughput(round, load, cpuMs, BODY_SIZES[size]));
-      }
-    },
-  );
-  return [...table.values()];
 }
 
 export async function runConcurrency(options: SectionOptions): Promise<PairedMeasure[]> {
