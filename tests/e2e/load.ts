@@ -21,6 +21,8 @@
  * A 5xx is never retried.
  */
 import { Agent, request } from "node:http";
+import { expect } from "vitest";
+import { sleep } from "../process/gateway-process.js";
 
 export interface LoadCounts {
   ok: number;
@@ -81,7 +83,8 @@ function get(url: URL, agent: Agent, headers: Record<string, string>): Promise<O
   });
 }
 
-function hostnameIn(body: string): string | undefined {
+/** The host name a demo page names: `{"hostname":…}` in JSON, or the hello page's HTML. */
+export function hostnameIn(body: string): string | undefined {
   return (
     /"hostname":"([^"]+)"/.exec(body)?.[1] ?? /<code id="hostname">([^<]+)<\/code>/.exec(body)?.[1]
   );
@@ -114,7 +117,7 @@ export function startLoad(
       if (outcome.error !== undefined && outcome.closedBeforeResponse === true) {
         counts.retried++;
         if (outcome.freshConnection === true) counts.retriedFresh++;
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+        await sleep(RETRY_DELAY_MS);
         outcome = await get(target, agent, headers);
         if (outcome.error !== undefined) outcome.error.code += " (on the retry)";
       }
@@ -148,4 +151,32 @@ export function describeCounts(counts: LoadCounts): string {
     `ok ${counts.ok}, failed ${counts.failed}${reasons ? ` (${reasons})` : ""}, ` +
     `retried ${counts.retried} (${counts.retriedFresh} of them on a fresh connection)`
   );
+}
+
+/**
+ * Runs `during` (a rollout, a scale change, a kill) under a steady load on `url`: the load starts
+ * 1.5 s before it and stops 2 s after it, so late failures count too. Returns the counts.
+ */
+export async function underLoad(
+  url: string,
+  during: () => Promise<unknown>,
+  headers: Record<string, string> = {},
+): Promise<LoadCounts> {
+  const load = startLoad(url, { headers });
+  await sleep(1500);
+  try {
+    await during();
+    await sleep(2000);
+  } finally {
+    await load.stop();
+  }
+  return load.counts;
+}
+
+/** A scenario's verdict, logged for the report: more than 100 requests ok, and not one failed. */
+export function expectNoFailure(scenario: string, counts: LoadCounts): void {
+  console.info(`[e2e] ${scenario}: ${describeCounts(counts)}`);
+  expect(counts.ok).toBeGreaterThan(100);
+  expect(counts.failures).toEqual({});
+  expect(counts.failed).toBe(0);
 }

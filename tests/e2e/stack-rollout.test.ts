@@ -15,7 +15,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { configureTestcontainers, docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
-import { describeCounts, startLoad, type LoadCounts } from "./load.js";
+import { expectNoFailure, hostnameIn, underLoad as underLoadOn } from "./load.js";
+import { sleep, waitUntil } from "../process/gateway-process.js";
 
 configureTestcontainers();
 // Each rollout builds, starts, health-checks and drains containers: tens of seconds, more on a
@@ -52,25 +53,7 @@ const rollout = async () =>
 describe.skipIf(skip)("the stack in production: rollout, scaling, a killed replica", () => {
   let base = "";
 
-  /** Runs `during` under load (after a short warm-up) and returns the load's counts. */
-  async function underLoad(during: () => Promise<unknown>): Promise<LoadCounts> {
-    const load = startLoad(`${base}/`, { headers: BROWSER });
-    await sleep(1500);
-    try {
-      await during();
-      await sleep(1500); // and a little after: late failures count too
-    } finally {
-      await load.stop();
-    }
-    return load.counts;
-  }
-
-  function expectNoFailure(scenario: string, counts: LoadCounts) {
-    console.info(`[e2e stack] ${scenario}: ${describeCounts(counts)}`);
-    expect(counts.ok).toBeGreaterThan(100);
-    expect(counts.failures).toEqual({});
-    expect(counts.failed).toBe(0);
-  }
+  const underLoad = (during: () => Promise<unknown>) => underLoadOn(`${base}/`, during, BROWSER);
 
   beforeAll(async () => {
     if (problem !== null) throw new Error(problem);
@@ -92,7 +75,7 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
   it("rolls out a new replica with 1 running: 0 failed requests", async () => {
     const before = shortIds();
     const counts = await underLoad(rollout);
-    expectNoFailure("rollout, 1 replica", counts);
+    expectNoFailure("stack: rollout, 1 replica", counts);
     const after = shortIds();
     expect(after).toHaveLength(1);
     expect(after).not.toEqual(before);
@@ -111,7 +94,7 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
         15_000,
       );
       const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
-      const host = /<code id="hostname">([^<]+)<\/code>/.exec(html)?.[1];
+      const host = hostnameIn(html);
       if (host !== undefined) seen.add(host);
       await sleep(50);
     }
@@ -122,7 +105,7 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
   it("rolls out new replicas with 3 running: 0 failed requests", async () => {
     const before = shortIds();
     const counts = await underLoad(rollout);
-    expectNoFailure("rollout, 3 replicas", counts);
+    expectNoFailure("stack: rollout, 3 replicas", counts);
     const after = shortIds();
     expect(after).toHaveLength(3);
     expect(after.filter((id) => before.includes(id))).toEqual([]);
@@ -134,16 +117,16 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
       await run("docker", ["kill", victim!]);
       await sleep(3000);
     });
-    expectNoFailure("docker kill, 1 of 3", counts);
+    expectNoFailure("stack: docker kill, 1 of 3", counts);
     // Back to three for the next test, whatever the restart policy did with the killed one.
     await scale(3);
   });
 
   it("scales back to 1 under load with 0 failed requests", async () => {
     await scale(3); // (already 3 after the tests above; this test also runs alone, with -t)
-    await waitFor(async () => (await routedReplicas()) === 3);
+    await waitUntil(async () => (await routedReplicas()) === 3, 30_000, 250);
     const counts = await underLoad(() => scale(1));
-    expectNoFailure("scale 3 -> 1", counts);
+    expectNoFailure("stack: scale 3 -> 1", counts);
     expect(replicaIds()).toHaveLength(1);
   });
 
@@ -161,15 +144,3 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
       .filter((line) => line.startsWith("server ") && !line.includes("127.0.0.1")).length;
   }
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await sleep(250);
-  }
-}

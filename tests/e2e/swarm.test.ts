@@ -11,7 +11,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
 import { freePort } from "../helpers/net.js";
-import { describeCounts, startLoad } from "./load.js";
+import { expectNoFailure, hostnameIn, underLoad } from "./load.js";
+import { waitUntil } from "../process/gateway-process.js";
 
 // A rolling update waits for each of 3 tasks to turn healthy plus the update delay: tens of
 // seconds, more on a loaded machine, so well past the suite's 30 s default.
@@ -55,10 +56,14 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
       { cwd: REPO_ROOT, env: { ...process.env, FOOBAR_PORT: String(port) }, timeout: 300_000 },
     );
     base = `http://127.0.0.1:${port}`;
-    await waitFor(async () => {
-      const response = await fetch(`${base}/`).catch(() => undefined);
-      return response?.status === 200 && tasks().length === 3;
-    }, 120_000);
+    await waitUntil(
+      async () => {
+        const response = await fetch(`${base}/`).catch(() => undefined);
+        return response?.status === 200 && tasks().length === 3;
+      },
+      120_000,
+      500,
+    );
   });
 
   afterAll(() => {
@@ -72,48 +77,34 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
 
   it("serves through nginx from all 3 gateway tasks (dnsrr: nginx sees each task)", async () => {
     const seen = new Set<string>();
-    await waitFor(async () => {
-      const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
-      const host = /<code id="hostname">([^<]+)<\/code>/.exec(html)?.[1];
-      if (host !== undefined) seen.add(host);
-      return seen.size === 3;
-    }, 30_000);
+    await waitUntil(
+      async () => {
+        const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
+        const host = hostnameIn(html);
+        if (host !== undefined) seen.add(host);
+        return seen.size === 3;
+      },
+      30_000,
+      500,
+    );
     expect(seen.size).toBe(3);
   });
 
   it("rolls every gateway task over (service update, start-first) with 0 failed requests", async () => {
     const before = tasks().map((line) => line.split(" ")[0]);
-    const load = startLoad(`${base}/`, { headers: BROWSER });
-    await sleep(1500);
-    try {
-      await promisify(execFile)(
-        "docker",
-        ["service", "update", "--force", "--detach=false", `${STACK}_gateway`],
-        { cwd: REPO_ROOT, timeout: 300_000 },
-      );
-      await sleep(2000);
-    } finally {
-      await load.stop();
-    }
-    const counts = load.counts;
-    console.info(`[e2e swarm] rolling update of 3 tasks: ${describeCounts(counts)}`);
+    const counts = await underLoad(
+      `${base}/`,
+      () =>
+        promisify(execFile)(
+          "docker",
+          ["service", "update", "--force", "--detach=false", `${STACK}_gateway`],
+          { cwd: REPO_ROOT, timeout: 300_000 },
+        ),
+      BROWSER,
+    );
+    expectNoFailure("swarm: rolling update of 3 tasks", counts);
     const after = tasks().map((line) => line.split(" ")[0]);
     expect(after).toHaveLength(3);
     expect(after.filter((id) => before.includes(id))).toEqual([]);
-    expect(counts.ok).toBeGreaterThan(100);
-    expect(counts.failures).toEqual({});
-    expect(counts.failed).toBe(0);
   });
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
-    await sleep(500);
-  }
-}

@@ -145,14 +145,16 @@ export function commandLine(pid: number): string {
   return readProc(String(pid), "cmdline").replace(/\0+/g, " ").trim();
 }
 
+/** Resolves once `check()` holds, asking every `intervalMs`; rejects after `timeoutMs`. */
 export async function waitUntil(
   check: () => Promise<boolean> | boolean,
   timeoutMs = 30_000,
+  intervalMs = 50,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 
