@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { get } from "node:http";
 import { createServer } from "node:net";
 import { isRunning } from "../gateway/pidfile.js";
+import { runWrk, type LoadOptions, type LoadResult } from "./wrk.js";
 
 export const HELLO = "Hello, World!";
 
@@ -224,4 +225,19 @@ export async function startServer(
     await running.stop();
     throw error;
   }
+}
+
+/**
+ * wrk against a started server: a warm-up run, then the measured run; its report, and the CPU
+ * milliseconds the server's processes used during it.
+ */
+export async function measuredLoad(
+  started: Started,
+  load: Omit<LoadOptions, "seconds">,
+  seconds: { warmup: number; duration: number },
+): Promise<{ load: LoadResult; cpuMs: number }> {
+  await runWrk({ ...load, seconds: seconds.warmup });
+  const before = cpuMsOf(started.running.pids);
+  const result = await runWrk({ ...load, seconds: seconds.duration });
+  return { load: result, cpuMs: cpuMsOf(started.running.pids) - before };
 }

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { contestants, type Contestant } from "./contestants.js";
 import type { Running } from "./processes.js";
-import { cpuMsOf, memoryOf, sleep, startServer, type Started } from "./processes.js";
+import { measuredLoad, memoryOf, sleep, startServer, type Started } from "./processes.js";
 import {
   barChartSvg,
   checkSecondRoundTargets,
@@ -30,7 +30,6 @@ import {
 } from "./report.js";
 import { BODY_CONNECTIONS, runSection, SECTION_NAMES, type SectionName } from "./sections.js";
 import { sectionTable, worstCheck, type PairedMeasure } from "./sections-report.js";
-import { runWrk } from "./wrk.js";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
 
@@ -172,22 +171,12 @@ async function main(): Promise<void> {
         cleanups.push(started.running);
         await sleep(300); // let start-up garbage settle before reading idle memory
         const idle = memoryOf(started.running.pids);
-        progress(`${step}: warm-up ${o.warmup} s`);
-        await runWrk({
-          url: started.url,
-          connections: o.connections,
-          seconds: o.warmup,
-          cpus: where.load,
-        });
-        progress(`${step}: measuring ${o.duration} s`);
-        const cpuBefore = cpuMsOf(started.running.pids);
-        const load = await runWrk({
-          url: started.url,
-          connections: o.connections,
-          seconds: o.duration,
-          cpus: where.load,
-        });
-        const cpuMs = cpuMsOf(started.running.pids) - cpuBefore;
+        progress(`${step}: warm-up ${o.warmup} s, then measuring ${o.duration} s`);
+        const { load, cpuMs } = await measuredLoad(
+          started,
+          { url: started.url, connections: o.connections, cpus: where.load },
+          o,
+        );
         const loaded = memoryOf(started.running.pids);
         result.samples.push({
           round,

@@ -20,7 +20,14 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { contestants } from "./contestants.js";
-import { cpuMsOf, memoryOf, sleep, startServer, type Command, type Started } from "./processes.js";
+import {
+  measuredLoad,
+  memoryOf,
+  sleep,
+  startServer,
+  type Command,
+  type Started,
+} from "./processes.js";
 import type { PairedMeasure, RoundValue } from "./sections-report.js";
 import {
   BODY_DIR_ENV,
@@ -30,7 +37,7 @@ import {
   type BodyKind,
   type BodySize,
 } from "./servers/bodies.js";
-import { postScript, runWrk, type LoadResult } from "./wrk.js";
+import { postScript, type LoadResult } from "./wrk.js";
 
 export const SECTION_NAMES = ["bodies", "uploads", "concurrency", "idle"] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
@@ -58,21 +65,6 @@ export const CONNECTION_COUNTS = [1, 10, 100, 1000] as const;
 
 type Side = "foobar" | "node";
 const SIDES: Side[] = ["foobar", "node"];
-
-/** One wrk run after a warm-up; the load and the server's CPU milliseconds during it. */
-async function measured(
-  options: SectionOptions,
-  started: Started,
-  url: string,
-  connections: number,
-  script?: string,
-): Promise<{ load: LoadResult; cpuMs: number }> {
-  const common = { url, connections, cpus: options.cpus.load, script };
-  await runWrk({ ...common, seconds: options.warmup });
-  const before = cpuMsOf(started.running.pids);
-  const load = await runWrk({ ...common, seconds: options.duration });
-  return { load, cpuMs: cpuMsOf(started.running.pids) - before };
-}
 
 /** A measure per key, both sides empty, to fill round by round. */
 function measures<K extends string | number>(
@@ -202,7 +194,11 @@ async function bodyRounds<K extends string>(
         options.progress(`[${section} ${round}/${options.rounds}] ${side} ${key}`);
         const { path, bytes, script } = request(key);
         const url = `http://127.0.0.1:${started.port}${path}`;
-        const { load, cpuMs } = await measured(options, started, url, BODY_CONNECTIONS, script);
+        const { load, cpuMs } = await measuredLoad(
+          started,
+          { url, connections: BODY_CONNECTIONS, cpus: options.cpus.load, script },
+          options,
+        );
         measure[side].push(throughput(round, load, cpuMs, bytes));
       }
     },
@@ -256,7 +252,11 @@ export async function runConcurrency(options: SectionOptions): Promise<PairedMea
     async (side, started, round) => {
       for (const [count, measure] of table) {
         options.progress(`[concurrency ${round}/${options.rounds}] ${side} -c${count}`);
-        const { load } = await measured(options, started, started.url, count);
+        const { load } = await measuredLoad(
+          started,
+          { url: started.url, connections: count, cpus: options.cpus.load },
+          options,
+        );
         measure[side].push({
           round,
           value: load.p99,
