@@ -1,6 +1,11 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // A workspace package imported by name (`@foobar/tsgi`) is its TypeScript source under test,
+  // through its exports map's "@foobar/source" condition (tsconfig.base.json): no build needed,
+  // and one module instance whether a test imports it by path or by name.
+  ssr: { resolve: { conditions: ["@foobar/source", ...defaultServerConditions] } },
   test: {
     include: ["tests/**/*.test.ts"],
     testTimeout: 30_000,

@@ -8,7 +8,7 @@
  * Python side is the teeny app in `wsgi/app.py`, asked for its JSON view (`Accept:
  * application/json`). Without it (plain `npm start`), the page says how to start it.
  */
-import type { Application, Environ } from "../tsgi/types.js";
+import type { Application, Environ } from "@foobar/tsgi";
 import { quotePath } from "./environ-http.js";
 import { describeValue } from "./describe-value.js";
 import { escapeHtml } from "./hello-page.js";

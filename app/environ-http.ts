@@ -3,8 +3,8 @@
  * something that speaks HTTP again (a framework's router, an upstream server). The reverse of
  * the gateway's environ builder, shared by the Fastify adapter and the proxy.
  */
-import type { Environ, HeaderList } from "../tsgi/types.js";
-import { HOP_BY_HOP } from "../tsgi/rules.js";
+import type { Environ, HeaderList } from "@foobar/tsgi";
+import { HOP_BY_HOP } from "@foobar/tsgi/rules";
 
 /** Bytes kept as they are in a URL path; every other byte is percent-encoded. */
 const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]$/;

@@ -6,7 +6,7 @@
  * host (the container, in Docker) and the worker process that answered.
  */
 import { hostname } from "node:os";
-import type { Application, Environ } from "../tsgi/types.js";
+import type { Application, Environ } from "@foobar/tsgi";
 import { describeValue } from "./describe-value.js";
 import { trailOf } from "./middleware-trail.js";
 

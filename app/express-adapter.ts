@@ -15,7 +15,7 @@
  * `environOf(req)?.SCRIPT_NAME` (`req.baseUrl` stays Express's own, mounts within Express).
  */
 import type { Express } from "express";
-import type { Application } from "../tsgi/types.js";
+import type { Application } from "@foobar/tsgi";
 import {
   fromRequestListener,
   rebaseOntoStandIns,

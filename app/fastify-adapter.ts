@@ -11,7 +11,7 @@
  * with `environOf(request.raw)?.SCRIPT_NAME`.
  */
 import type { FastifyInstance } from "fastify";
-import type { Application } from "../tsgi/types.js";
+import type { Application } from "@foobar/tsgi";
 import { fromRequestListener } from "./node-adapter.js";
 
 export { environOf } from "./node-adapter.js";

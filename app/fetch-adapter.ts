@@ -24,9 +24,9 @@ import type {
   ResponseBody,
   StartResponse,
   Status,
-} from "../tsgi/types.js";
-import { environKeyOf, forbidsBody, unquoteToNative } from "../tsgi/rules.js";
-import { readlines } from "../tsgi/readlines.js";
+} from "@foobar/tsgi";
+import { environKeyOf, forbidsBody, unquoteToNative } from "@foobar/tsgi/rules";
+import { readlines } from "@foobar/tsgi/readlines";
 import { isHopByHop, quotePath, requestHeaders } from "./environ-http.js";
 
 /** A fetch handler; `env` is whatever the runtime passes along (here: the environ). */

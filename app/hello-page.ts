@@ -11,7 +11,7 @@
  * `X-Test: <script>` must show as text, never run. No external assets: it works offline.
  */
 import { hostname } from "node:os";
-import type { Application, Environ } from "../tsgi/types.js";
+import type { Application, Environ } from "@foobar/tsgi";
 import { hello } from "./hello.js";
 import { trailOf } from "./middleware-trail.js";
 import { describeValue, fromNative } from "./describe-value.js";

@@ -6,7 +6,7 @@
  * byte chunks. It knows nothing about sockets, HTTP parsing or processes — that is the
  * server's job — so any TSGI server can run it.
  */
-import type { Application } from "../tsgi/types.js";
+import type { Application } from "@foobar/tsgi";
 
 const body = new TextEncoder().encode("Hello, World!");
 

@@ -15,7 +15,7 @@
  * sees its own root. `trail` records the middleware each request passed through.
  * `npm start` serves this module's default export.
  */
-import type { Application } from "../tsgi/types.js";
+import type { Application } from "@foobar/tsgi";
 import { createApi } from "./api.js";
 import { comparePage } from "./compare-page.js";
 import { ENVIRON_STYLESHEET } from "./environ-stylesheet.js";

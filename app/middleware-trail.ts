@@ -3,7 +3,7 @@
  * app it wraps, changing nothing else. Stacked, the trail shows the path a request took through
  * the middleware (`["demo", "router", "xslt"]`); the teaching page and the environ view show it.
  */
-import type { Environ, Middleware } from "../tsgi/types.js";
+import type { Environ, Middleware } from "@foobar/tsgi";
 
 export const TRAIL_KEY = "demo.trail";
 

@@ -20,7 +20,7 @@
 import { EventEmitter } from "node:events";
 import { IncomingMessage, ServerResponse, STATUS_CODES } from "node:http";
 import { Readable, Writable } from "node:stream";
-import type { Application, Environ, ResponseBody, StartResponse, Status } from "../tsgi/types.js";
+import type { Application, Environ, ResponseBody, StartResponse, Status } from "@foobar/tsgi";
 import { mountedTarget, requestHeaders, responseHeaderList } from "./environ-http.js";
 
 /**

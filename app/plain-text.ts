@@ -2,7 +2,7 @@
  * Short plain-text answers — a 404, a 502, a help text: the one way app/ builds them. The text
  * is encoded once, and the response carries its exact Content-Length.
  */
-import type { Application, Status } from "../tsgi/types.js";
+import type { Application, Status } from "@foobar/tsgi";
 
 /** An application that answers every request with `status` and `text` (UTF-8 plain text). */
 export function plainText(status: Status, text: string): Application {

@@ -16,7 +16,7 @@
 import { STATUS_CODES } from "node:http";
 import { Readable } from "node:stream";
 import { Pool } from "undici";
-import type { Application, Environ, Status } from "../tsgi/types.js";
+import type { Application, Environ, Status } from "@foobar/tsgi";
 import { mountedTarget, requestHeaders, responseHeaderList } from "./environ-http.js";
 import { plainText } from "./plain-text.js";
 

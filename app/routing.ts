@@ -10,7 +10,7 @@
  * Routers match on `PATH_INFO`, which the server has percent-decoded: a `%2F` in the URL is a
  * `/` here, exactly as in every WSGI router (the raw path stays in `gateway.raw_uri`).
  */
-import type { Application, Environ } from "../tsgi/types.js";
+import type { Application, Environ } from "@foobar/tsgi";
 import { plainText } from "./plain-text.js";
 
 /**

@@ -25,8 +25,8 @@ import type {
   StartResponse,
   Status,
   Write,
-} from "../tsgi/types.js";
-import { headerValue } from "../tsgi/headers.js";
+} from "@foobar/tsgi";
+import { headerValue } from "@foobar/tsgi/headers";
 import { withoutHeaders } from "./environ-http.js";
 import { plainText } from "./plain-text.js";
 

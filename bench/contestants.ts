@@ -123,9 +123,9 @@ function writeNginxConfig(scratch: string, text: string): string {
 export function contestants(workers: number, { root }: Layout): Contestant[] {
   const node = process.execPath;
   const server = (name: string) => join(root, "dist/bench/servers", name);
-  const cli = join(root, "dist/gateway/cli.js");
-  const hello = join(root, "dist/app/hello.js");
-  const demo = join(root, "dist/app/index.js");
+  const cli = join(root, "gateway/dist/cli.js");
+  const hello = join(root, "app/dist/hello.js");
+  const demo = join(root, "app/dist/index.js");
   const noNginx = hasCommand("nginx") ? undefined : "nginx is not installed";
   const noGunicorn = hasCommand("gunicorn") ? undefined : "gunicorn is not installed";
   const n = workers;
@@ -249,7 +249,7 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       path: "/",
       skipReason: existsSync(demo)
         ? undefined
-        : "the demo app (dist/app/index.js, branch middleware) has not landed",
+        : "the demo app (app/dist/index.js, branch middleware) has not landed",
       commands: (p) => [foobar(p, n, demo)],
     },
     {

@@ -12,7 +12,7 @@
  * ratio was 1.22-1.24, after 30 s 1.01-1.02: growth that stops is not a leak).
  *
  *   node bench/leak-check.mjs [--duration 60] [--warmup 30] [--workers 2] [--connections 8]
- *                             [--app dist/app/hello.js] [--ratio 1.2]
+ *                             [--app app/dist/hello.js] [--ratio 1.2]
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";

@@ -170,7 +170,7 @@ async function bodyRounds<K extends string>(
   const dir = join(options.scratch, "bodies");
   writeBodyFiles(dir);
   const env = { [BODY_DIR_ENV]: dir };
-  const cli = join(options.root, "dist/gateway/cli.js");
+  const cli = join(options.root, "gateway/dist/cli.js");
   const servers = join(options.root, "dist/bench/servers");
   const commands: Record<Side, (port: number) => Command[]> = {
     foobar: (port) => [
@@ -336,8 +336,8 @@ export async function runIdle(options: SectionOptions): Promise<PairedMeasure[]>
     return [measure];
   }
   const keepAlive = "600"; // seconds: long enough that none expires while we count
-  const cli = join(options.root, "dist/gateway/cli.js");
-  const hello = join(options.root, "dist/app/hello.js");
+  const cli = join(options.root, "gateway/dist/cli.js");
+  const hello = join(options.root, "app/dist/hello.js");
   const build = {
     foobar: (port: number): Command[] => [
       {

@@ -7,7 +7,7 @@
  * T seconds, M milliseconds, D microseconds, L seconds with decimals, p "<pid>",
  * {name}i request header, {name}o response header, {name}e environment variable.
  */
-import { headerValue } from "../tsgi/headers.js";
+import { headerValue } from "@foobar/tsgi/headers";
 import type { ExchangeRecord } from "./handler.js";
 import type { LogFile } from "./log.js";
 

@@ -11,9 +11,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, extname, join, relative, resolve } from "node:path";
+import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Application } from "../tsgi/types.js";
+import type { Application } from "@foobar/tsgi";
 
 /** The app could not be found or loaded: one line for the terminal, and maybe a hint. */
 export class AppImportError extends Error {
@@ -73,10 +73,16 @@ function meant(module: string): string | undefined {
   const dotted =
     /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)+$/.test(base) && !extname(base).match(/^\.[cm]?js$/);
   const stems = [base, ...(dotted ? [base.replace(/\./g, "/")] : [])];
+  // A compiled module sits beside its source, or in the dist/ of its folder or of the project.
+  const places = (stem: string) => [
+    stem,
+    join(dirname(stem), "dist", basename(stem)),
+    join("dist", stem),
+  ];
   for (const stem of stems)
-    for (const root of ["", "dist"])
+    for (const place of places(stem))
       for (const extension of JAVASCRIPT) {
-        const candidate = join(root, `${stem}${extension}`);
+        const candidate = `${place}${extension}`;
         if (isFile(resolve(candidate))) return candidate;
       }
   return undefined;
@@ -96,7 +102,7 @@ export function locateApp(uri: string): AppLocation {
     throw new AppImportError(
       `app ${module}: Node 20 runs JavaScript, not TypeScript`,
       guess !== undefined
-        ? `did you mean ${guess}${suffix}? (npm run build compiles the .ts files into dist/)`
+        ? `did you mean ${guess}${suffix}? (npm run build compiles each package's .ts files into its dist/)`
         : "compile it first (npm run build, or tsc) and name the .js file it becomes",
     );
   if (existsSync(path)) {

@@ -7,10 +7,10 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import type { Environ, ErrorStream, FileWrapper, InputStream } from "../tsgi/types.js";
+import type { Environ, ErrorStream, FileWrapper, InputStream } from "@foobar/tsgi";
 import { BadRequest } from "./errors.js";
 import type { TrustedProxies } from "./trusted-proxies.js";
-import { environKeyOf, unquoteToNative } from "../tsgi/rules.js";
+import { environKeyOf, unquoteToNative } from "@foobar/tsgi/rules";
 
 /** What the environ needs to know about the server, fixed for the life of a worker. */
 export interface ServerContext {

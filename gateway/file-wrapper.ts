@@ -3,7 +3,7 @@
  * block at a time and closes the file when the response ends. Node's HTTP stack has no
  * sendfile(2), so the gain over a hand-written loop is convenience, not zero-copy.
  */
-import type { FileLike, FileWrapper, ResponseBody } from "../tsgi/types.js";
+import type { FileLike, FileWrapper, ResponseBody } from "@foobar/tsgi";
 
 export class FileBody implements AsyncIterable<Uint8Array> {
   constructor(

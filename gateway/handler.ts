@@ -8,8 +8,8 @@
  * a client that may disconnect or be slow to read, and the gateway's error log.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Application, Environ, HeaderList } from "../tsgi/types.js";
-import { ContractViolation, ResponseEngine } from "../tsgi/response-engine.js";
+import type { Application, Environ, HeaderList } from "@foobar/tsgi";
+import { ContractViolation, ResponseEngine } from "@foobar/tsgi/response-engine";
 import type { Settings } from "./settings.js";
 import { buildEnviron, type ServerContext } from "./environ.js";
 import { BadRequest } from "./errors.js";

@@ -5,7 +5,7 @@
  * server (except on_starting/when_ready, which abort the start, as in Gunicorn).
  */
 import type { IncomingMessage } from "node:http";
-import type { Environ } from "../tsgi/types.js";
+import type { Environ } from "@foobar/tsgi";
 import type { ExchangeRecord } from "./handler.js";
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";

@@ -6,8 +6,8 @@
  * exactly at the end of the body, which is why `tsgi.input_terminated` is true.
  */
 import type { IncomingMessage } from "node:http";
-import type { InputStream } from "../tsgi/types.js";
-import { readlines } from "../tsgi/readlines.js";
+import type { InputStream } from "@foobar/tsgi";
+import { readlines } from "@foobar/tsgi/readlines";
 import { BadRequest, RequestBodyTooLarge } from "./errors.js";
 import { forbiddenTrailer } from "./request-guard.js";
 

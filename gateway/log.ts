@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { format } from "node:util";
-import type { ErrorStream } from "../tsgi/types.js";
+import type { ErrorStream } from "@foobar/tsgi";
 
 export const LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
 export type Level = (typeof LEVELS)[number];

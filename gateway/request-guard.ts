@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { STATUS_CODES } from "node:http";
-import { isHeaderNamed } from "../tsgi/headers.js";
+import { isHeaderNamed } from "@foobar/tsgi/headers";
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 import { sendPlainResponse } from "./plain-response.js";

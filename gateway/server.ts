@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Server as NetServer } from "node:net";
-import type { Application, Environ } from "../tsgi/types.js";
+import type { Application, Environ } from "@foobar/tsgi";
 import type { ServerContext } from "./environ.js";
 import { fileWrapper } from "./file-wrapper.js";
 import { createRequestHandler, type ExchangeRecord } from "./handler.js";

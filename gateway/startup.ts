@@ -156,7 +156,7 @@ export async function checkStartup(settings: Settings, sources?: Sources): Promi
   if (settings.app === null)
     throw new ConfigError(
       "no application given",
-      "gateway [options] MODULE[:EXPORT], e.g. gateway dist/app/hello.js",
+      "gateway [options] MODULE[:EXPORT], e.g. gateway app/dist/hello.js",
     );
   const app = locateApp(settings.app);
   checked.push(`app: ${settings.app} → ${app.path ?? app.specifier}`);

@@ -6,7 +6,7 @@
  * the gateway believes them only from addresses listed here (default: loopback).
  */
 import { BlockList, isIP } from "node:net";
-import type { Environ } from "../tsgi/types.js";
+import type { Environ } from "@foobar/tsgi";
 import { BadRequest } from "./errors.js";
 
 /** Parses `"127.0.0.1,::1,10.0.0.0/8"` or `"*"`; throws a one-line error for a bad entry. */

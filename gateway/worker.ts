@@ -24,7 +24,7 @@ import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } 
 import { LogFile, Logger } from "./log.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { createGatewayServer, stopAccepting } from "./server.js";
-import type { Environ } from "../tsgi/types.js";
+import type { Environ } from "@foobar/tsgi";
 
 /** Exit codes the master reads as "do not respawn, stop the server" (Gunicorn's). */
 export const WORKER_BOOT_ERROR = 3;

@@ -18,7 +18,7 @@ const PROFILE: CpuProfile = {
     { id: 1, callFrame: frame("(root)"), children: [2, 5, 6] },
     {
       id: 2,
-      callFrame: frame("handleRequest", "file:///x/dist/gateway/handler.js"),
+      callFrame: frame("handleRequest", "file:///x/gateway/dist/handler.js"),
       children: [3],
     },
     { id: 3, callFrame: frame("writeHead", "node:_http_server"), children: [4] },
@@ -35,7 +35,7 @@ const PROFILE: CpuProfile = {
 
 describe("profile summary", () => {
   it("puts frames in categories by script and name", () => {
-    expect(categoryOf("x", "file:///r/dist/tsgi/response-engine.js")).toMatch(/^foobar: tsgi/);
+    expect(categoryOf("x", "file:///r/tsgi/dist/response-engine.js")).toMatch(/^foobar: tsgi/);
     expect(categoryOf("end", "node:_http_outgoing")).toMatch(/^Node: HTTP/);
     expect(categoryOf("write", "node:internal/streams/writable")).toBe("Node: streams");
     expect(categoryOf("emit", "node:events")).toMatch(/^Node: net/);

@@ -122,7 +122,7 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
   it("shows the middleware trail", async () => {
     await load();
     const trail = (await page.locator("#middleware-trail").textContent()) ?? "";
-    if (stack.app.startsWith("dist/app/index.js")) expect(trail).toMatch(/→ app$/);
+    if (stack.app.startsWith("app/dist/index.js")) expect(trail).toMatch(/→ app$/);
     else expect(trail).toBe("(none)");
   });
 

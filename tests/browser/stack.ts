@@ -11,7 +11,7 @@ import { freePort } from "../helpers/net.js";
 import { startNginx, type RunningNginx } from "../helpers/nginx.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
-export const CLI = join(ROOT, "dist/gateway/cli.js");
+export const CLI = join(ROOT, "gateway/dist/cli.js");
 
 /**
  * Where a browser test saves its screenshot `name`: docs/images/ (the picture the README shows)
@@ -77,8 +77,8 @@ function stopProcess(child: ChildProcess): Promise<void> {
 
 export async function startStack(options: { nginx: boolean }): Promise<Stack> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const demo = join(ROOT, "dist/app/index.js");
-  const app = existsSync(demo) ? "dist/app/index.js" : "dist/app/hello-page.js:helloPage";
+  const demo = join(ROOT, "app/dist/index.js");
+  const app = existsSync(demo) ? "app/dist/index.js" : "app/dist/hello-page.js:helloPage";
   const workers = gatewayOptions().includes("workers") ? 2 : 1;
   const gatewayPort = await freePort();
   const args = [CLI, "-b", `127.0.0.1:${gatewayPort}`];

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CLI = join(ROOT, "dist/gateway/cli.js");
+const CLI = join(ROOT, "gateway/dist/cli.js");
 // The lead merges docs/README-draft.md into README.md; until then the draft is the front door.
 // The draft is written as README.md will be: its links are relative to the repository's root.
 const README = existsSync(join(ROOT, "README.md")) ? "README.md" : "docs/README-draft.md";

@@ -604,7 +604,7 @@ const CASES: Case[] = [
     args: () => ["-b", B, "app.hello:hello"],
     code: 4,
     says: /^app app\.hello: no such file or installed package$/,
-    hint: /not a Python dotted module/,
+    hint: /not a Python dotted module: did you mean app\/dist\/hello\.js:hello\?/,
   },
   {
     name: "path without extension",
@@ -618,7 +618,7 @@ const CASES: Case[] = [
     args: () => ["-b", B, "app/hello.ts"],
     code: 4,
     says: /^app app\/hello\.ts: Node 20 runs JavaScript, not TypeScript$/,
-    hint: /dist\/app\/hello\.js|npm run build/,
+    hint: /did you mean app\/dist\/hello\.js\?/,
   },
   {
     name: "missing file",

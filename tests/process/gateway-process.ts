@@ -1,5 +1,5 @@
 /**
- * Helpers for real-process tests: start `node dist/gateway/cli.js`, read its log, send it
+ * Helpers for real-process tests: start `node gateway/dist/cli.js`, read its log, send it
  * signals, and drive bounded load loops over loopback.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { resolve } from "node:path";
 
-export const CLI = resolve("dist/gateway/cli.js");
+export const CLI = resolve("gateway/dist/cli.js");
 export const APPS = resolve("tests/fixtures/apps");
 
 export class GatewayProcess {

@@ -21,7 +21,7 @@ const seed = process.env.FC_SEED === undefined ? Date.now() % 2 ** 31 : Number(p
 console.log(`fast-check seed: ${seed} (replay with FC_SEED=${seed})`);
 
 const APP = resolve("tests/fixtures/apps/slow.js");
-const CLI = resolve("dist/gateway/cli.js");
+const CLI = resolve("gateway/dist/cli.js");
 const scratch = mkdtempSync(join(tmpdir(), "gateway-settings-property-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -29,8 +29,34 @@ function sourceFiles(dir: string): string[] {
   return files;
 }
 
-/** `./x.js` from `dir` → the source file it names (`./x.ts`), or null if not one of ours. */
+/** Our packages, by name: their folder and exports map (package.json of tsgi/, gateway/, app/). */
+const PACKAGES = ["tsgi", "gateway", "app"].map((folder) => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, folder, "package.json"), "utf8")) as {
+    name: string;
+    dependencies?: Record<string, string>;
+    exports: Record<string, string | Record<string, string>>;
+  };
+  return { folder, ...manifest };
+});
+
+/** `@foobar/tsgi/rules` → the source file its exports map names for "@foobar/source". */
+function resolvePackageImport(specifier: string): string | null {
+  for (const { folder, name, exports } of PACKAGES) {
+    if (specifier !== name && !specifier.startsWith(`${name}/`)) continue;
+    const entry = exports[`.${specifier.slice(name.length)}`];
+    const source = typeof entry === "object" ? entry["@foobar/source"] : undefined;
+    if (source === undefined) throw new Error(`${specifier}: not in ${name}'s exports map`);
+    return join(ROOT, folder, source);
+  }
+  return null;
+}
+
+/**
+ * `./x.js` from `dir` (or `@foobar/tsgi/x`) → the source file it names (`./x.ts`), or null if
+ * not one of ours.
+ */
 function resolveImport(dir: string, specifier: string, known: Set<string>): string | null {
+  if (specifier.startsWith("@foobar/")) return resolvePackageImport(specifier);
   if (!specifier.startsWith(".")) return null;
   const target = resolve(dir, specifier);
   for (const candidate of [
@@ -162,6 +188,29 @@ describe("imports", () => {
       ...importsOf("gateway/").filter(([, target]) => target.startsWith("app/")),
     ];
     expect(crossing).toEqual([]);
+  });
+
+  it("reads an import by package name as an import of that package's source", () => {
+    expect(graph.get(join(ROOT, "gateway/handler.ts"))).toContain(
+      join(ROOT, "tsgi/response-engine.ts"),
+    );
+  });
+
+  it("each package imports only Node's modules, itself and what its package.json declares", () => {
+    const undeclared = PACKAGES.flatMap(({ folder, name: packageName, dependencies = {} }) =>
+      sourceFiles(join(ROOT, folder)).flatMap((file) =>
+        ts
+          .preProcessFile(readFileSync(file, "utf8"), true, true)
+          .importedFiles.map(({ fileName }) => fileName)
+          .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:"))
+          .map((specifier) => specifier.match(/^(@[^/]+\/)?[^/]+/)![0])
+          .filter((imported) => imported !== packageName && !(imported in dependencies))
+          .map((imported) => `${name(file)} imports ${imported}`),
+      ),
+    );
+    expect(undeclared).toEqual([]);
+    // The contract is a calling convention: it depends on nothing at all.
+    expect(PACKAGES.find(({ folder }) => folder === "tsgi")!.dependencies).toBeUndefined();
   });
 
   it("the validator and the response engine share no code with each other", () => {
