@@ -288,10 +288,15 @@ export class Arbiter implements ServerView {
         this.#ready = true;
         void callHook(this.hooks, "when_ready", this.log, this);
       }
-      // A new worker is serving: one worker that waits for its replacement may go now.
+      // A new worker is serving: one worker that waits for its replacement may go now. Once
+      // the new generation is complete, so may the old workers it outnumbers (a HUP after
+      // TTIN, or a config with fewer workers): nothing else would ever stop them.
       if (replacesRetiring) {
-        const [oldest] = this.#byAge("retiring");
-        if (oldest !== undefined) this.stopWorker(oldest, oldest.reason ?? "retire");
+        const retiring = this.#byAge("retiring");
+        const complete =
+          this.#byAge("booting").length === 0 && this.#byAge("ready").length >= this.numWorkers;
+        for (const old of complete ? retiring : retiring.slice(0, 1))
+          this.stopWorker(old, old.reason ?? "retire");
       }
     } else if (message.gateway === "retire") {
       if (worker.state !== "ready") return;

@@ -166,6 +166,25 @@ export async function post_worker_init() {
     expect(server.log.match(/the new release is broken/g)?.length).toBeLessThanOrEqual(2);
   });
 
+  it("stops every old worker, the ones TTIN added too, once the new generation serves", async () => {
+    const app = join(scratch, "generations.js");
+    writeVersionedApp(app, "v1");
+    const server = await gateway(["-w", "1", app]).ready(1);
+    server.signal("SIGTTIN");
+    await waitUntil(async () => (await server.workerPids()).length === 2);
+    const old = await server.workerPids();
+    await sleep(1000); // the added worker is listening
+    writeVersionedApp(app, "v2");
+    server.signal("SIGHUP"); // back to the configured 1 worker, with new code
+    await waitUntil(async () => {
+      const pids = await server.workerPids();
+      return pids.length === 1 && !old.includes(pids[0]!);
+    });
+    const replies = new Set<string>();
+    for (let i = 0; i < 20; i++) replies.add((await get(server.port, "/")).body);
+    expect([...replies]).toEqual(["v2\n"]);
+  });
+
   it("keeps the running configuration when the new config file is broken", async () => {
     const config = join(scratch, "reload.config.js");
     writeFileSync(config, "export const workers = 1;\n");
