@@ -66,10 +66,23 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
     );
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     if (!joined) return;
     try {
-      docker(["stack", "rm", STACK]);
+      // `stack rm` can fail to remove the overlay network while a stopping task still holds it
+      // ("network … is in use by task"); it succeeds once the tasks are gone, so ask again.
+      await waitUntil(
+        () => {
+          try {
+            docker(["stack", "rm", STACK]);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        2_000,
+      );
     } finally {
       docker(["swarm", "leave", "--force"]);
     }
