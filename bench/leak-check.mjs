@@ -28,7 +28,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "30" },
     workers: { type: "string", default: "2" },
     connections: { type: "string", default: "8" },
-    app: { type: "string", default: join(root, "dist", "app", "hello.js") },
+    app: { type: "string", default: join(root, "app", "dist", "hello.js") },
     ratio: { type: "string", default: "1.2" },
   },
 });
@@ -144,7 +144,7 @@ async function main() {
   const master = spawn(
     process.execPath,
     [
-      join(root, "dist", "gateway", "cli.js"),
+      join(root, "gateway", "dist", "cli.js"),
       "--workers",
       String(WORKERS),
       "--bind",

@@ -92,53 +92,55 @@ describe(`${README} shows the newcomer's commands`, () => {
   });
 });
 
-describe.each([README, "docs/walkthrough.md"])(
-  "%s's commands are ones the project supports",
-  (file) => {
-    const commands = shellCommands(read(file));
-    const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> })
-      .scripts;
-    const { long, short } = helpOptions();
+describe.each([
+  README,
+  "docs/walkthrough.md",
+  "tsgi/README.md",
+  "gateway/README.md",
+  "app/README.md",
+])("%s's commands are ones the project supports", (file) => {
+  const commands = shellCommands(read(file));
+  const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+  const { long, short } = helpOptions();
 
-    it("has commands to check", () => {
-      expect(commands.length).toBeGreaterThan(0);
-    });
+  it("has commands to check", () => {
+    expect(commands.length).toBeGreaterThan(0);
+  });
 
-    it("runs only npm scripts that exist", () => {
-      for (const command of commands.filter((c) => /^npm\s/.test(c))) {
-        const [, verb = "", name = ""] = command.split(/\s+/);
-        if (NPM_BUILTINS.has(verb)) continue;
-        const script = verb === "run" || verb === "run-script" ? name : NPM_SCRIPT_ALIASES[verb];
-        expect(script, `'${command}': unknown npm command`).toBeDefined();
-        expect(Object.keys(scripts), `'${command}': no such script`).toContain(script);
-      }
-    });
+  it("runs only npm scripts that exist", () => {
+    for (const command of commands.filter((c) => /^npm\s/.test(c))) {
+      const [, verb = "", name = ""] = command.split(/\s+/);
+      if (NPM_BUILTINS.has(verb)) continue;
+      const script = verb === "run" || verb === "run-script" ? name : NPM_SCRIPT_ALIASES[verb];
+      expect(script, `'${command}': unknown npm command`).toBeDefined();
+      expect(Object.keys(scripts), `'${command}': no such script`).toContain(script);
+    }
+  });
 
-    it("passes the gateway only options its --help lists", () => {
-      const gatewayCalls = commands.filter((c) =>
-        /^(?:npx\s+)?(?:gateway|node\s+dist\/gateway\/cli\.js)(?:\s|$)/.test(c),
-      );
-      for (const command of gatewayCalls) {
-        for (const match of command.matchAll(/(?:^|\s)--([a-z][a-z0-9-]*)/g))
-          expect(long, `'${command}': --${match[1]} is not in gateway --help`).toContain(match[1]);
-        for (const match of command.matchAll(/(?:^|\s)-([a-zA-Z])(?=\s|$)/g))
-          expect(short, `'${command}': -${match[1]} is not in gateway --help`).toContain(match[1]);
-      }
-    });
+  it("passes the gateway only options its --help lists", () => {
+    const gatewayCalls = commands.filter((c) =>
+      /^(?:npx\s+)?(?:gateway|node\s+gateway\/dist\/cli\.js)(?:\s|$)/.test(c),
+    );
+    for (const command of gatewayCalls) {
+      for (const match of command.matchAll(/(?:^|\s)--([a-z][a-z0-9-]*)/g))
+        expect(long, `'${command}': --${match[1]} is not in gateway --help`).toContain(match[1]);
+      for (const match of command.matchAll(/(?:^|\s)-([a-zA-Z])(?=\s|$)/g))
+        expect(short, `'${command}': -${match[1]} is not in gateway --help`).toContain(match[1]);
+    }
+  });
 
-    it("builds and composes only with files that exist", () => {
-      if (commands.some((c) => c.startsWith("docker build")))
-        expect(existsSync(join(ROOT, "Dockerfile")), "docker build needs a Dockerfile").toBe(true);
-      if (commands.some((c) => /^docker[ -]compose\b/.test(c)))
-        expect(
-          ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"].some(
-            (name) => existsSync(join(ROOT, name)),
-          ),
-          "docker compose needs a compose file",
-        ).toBe(true);
-    });
-  },
-);
+  it("builds and composes only with files that exist", () => {
+    if (commands.some((c) => c.startsWith("docker build")))
+      expect(existsSync(join(ROOT, "Dockerfile")), "docker build needs a Dockerfile").toBe(true);
+    if (commands.some((c) => /^docker[ -]compose\b/.test(c)))
+      expect(
+        ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"].some((name) =>
+          existsSync(join(ROOT, name)),
+        ),
+        "docker compose needs a compose file",
+      ).toBe(true);
+  });
+});
 
 /** Relative links in a markdown file whose targets are missing, resolved from `base`. */
 function missingLinks(markdown: string, base: string): string[] {

@@ -141,8 +141,8 @@ async function waitUntilServing(port: number, child: ChildProcess): Promise<void
   throw new Error("gateway process did not start serving");
 }
 
-const CLI = join(import.meta.dirname, "..", "..", "dist", "gateway", "cli.js");
-const HELLO = join(import.meta.dirname, "..", "..", "dist", "app", "hello.js");
+const CLI = join(import.meta.dirname, "..", "..", "gateway", "dist", "cli.js");
+const HELLO = join(import.meta.dirname, "..", "..", "app", "dist", "hello.js");
 
 let inProcess: RunningGateway;
 let worker: ChildProcess;

@@ -82,7 +82,7 @@ describe("npm start", () => {
   });
 
   it("defaults $PORT to 8000", () => {
-    expect(npmStartCommand()).toMatch(/^PORT=\$\{PORT:-8000\} node dist\/gateway\/cli\.js /);
+    expect(npmStartCommand()).toMatch(/^PORT=\$\{PORT:-8000\} node gateway\/dist\/cli\.js /);
     expect(npmStartCommand()).not.toContain("--bind");
   });
 });
