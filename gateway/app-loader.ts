@@ -11,6 +11,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Application } from "@foobar/tsgi";
@@ -89,6 +90,25 @@ function meant(module: string): string | undefined {
 }
 
 /**
+ * The file URL of an installed package (or one of its exports): looked up from the working
+ * directory, as the project sees it; failing that (an exports map with only an "import"
+ * condition, which require's lookup cannot match), from the gateway's own place, which is the
+ * project's node_modules when the gateway is installed there.
+ */
+function resolveInstalled(specifier: string): string | null {
+  try {
+    const fromProject = createRequire(join(process.cwd(), "noop.js"));
+    return pathToFileURL(fromProject.resolve(specifier)).href;
+  } catch {
+    try {
+      return import.meta.resolve(specifier);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/**
  * Finds MODULE without importing it. Throws AppImportError with a hint when it is not there
  * (or is TypeScript, which Node 20 cannot run).
  */
@@ -115,16 +135,17 @@ export function locateApp(uri: string): AppLocation {
       );
     return { module, exportName, specifier: pathToFileURL(path).href, path };
   }
-  const looksLikePath = /[\\/]/.test(module) || module.startsWith(".") || extension !== "";
+  // A bare specifier (`my-app`, `@scope/pkg/sub`) may be an installed package, found from the
+  // working directory as Gunicorn imports from its own: the project's node_modules, not ours.
+  const bare = !module.startsWith(".") && !module.startsWith("/") && !/^[A-Za-z]:/.test(module);
   const dotted =
     /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)+$/.test(module) && !JAVASCRIPT.includes(extension);
-  if (!looksLikePath || dotted) {
-    try {
-      return { module, exportName, specifier: import.meta.resolve(module), path: null };
-    } catch {
-      // not an installed package either: say what it looks like it was meant to be
-    }
+  if (bare) {
+    const installed = resolveInstalled(module);
+    if (installed !== null) return { module, exportName, specifier: installed, path: null };
   }
+  const looksLikePath =
+    (/[\\/]/.test(module) && !module.startsWith("@")) || !bare || extension !== "";
   let hint: string;
   if (dotted)
     hint =
