@@ -10,6 +10,13 @@ import { configureTestcontainers, containerLogs, docker, skipWithoutEngine } fro
 configureTestcontainers();
 const { skip, problem } = skipWithoutEngine("e2e: foobar image");
 
+/** What an image adds to the Node base image it is built on, in MB (for the log). */
+function megabytesOnBase(image: string): string {
+  const bytes = (name: string) =>
+    Number(docker(["image", "inspect", name, "--format", "{{.Size}}"]));
+  return ((bytes(image) - bytes("node:24-bookworm-slim")) / 1e6).toFixed(1);
+}
+
 describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
   let container: StartedTestContainer | undefined;
 
@@ -35,7 +42,7 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     expect(await response.text()).toBe("Hello, World!");
   });
 
-  it("runs as an unprivileged user, with a health check, on the gateway", () => {
+  it("runs as an unprivileged user, with a health check, the gateway's command as PID 1", () => {
     const config = JSON.parse(
       docker(["image", "inspect", "foobar", "--format", "{{json .Config}}"]),
     ) as {
@@ -46,37 +53,31 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     };
     expect(config.User).toBe("node");
     expect(config.Healthcheck?.Test).toEqual(["CMD", "node", "docker/healthcheck.js"]);
-    expect(config.Entrypoint).toEqual(["node", "dist/gateway/cli.js"]);
-    expect(config.Cmd).toEqual(["dist/app/hello.js"]);
+    expect(config.Entrypoint).toEqual(["gateway"]);
+    expect(config.Cmd).toEqual(["hello.js"]);
     const health = docker(["inspect", container!.getId(), "--format", "{{.State.Health.Status}}"]);
     expect(["starting", "healthy"]).toContain(health);
   });
 
-  it("holds the compiled gateway and app side, with no sources, maps or dev tools", () => {
+  it("holds the installed gateway and contract packages only: no demo, sources, maps or dev tools", () => {
     const listing = docker([
       ...["run", "--rm", "--entrypoint", "sh", "foobar", "-c"],
-      "ls -A /app /app/dist && find /app/dist -name '*.ts' -o -name '*.map' | head -n 3",
+      "ls -A /app /app/node_modules/@foobar && find /app/node_modules/@foobar -name '*.ts' ! -name '*.d.ts' -o -name '*.map' | head -n 3",
     ]);
     expect(listing).toBe(
       [
         "/app:",
-        "dist\ndocker\nnode_modules\npackage.json",
+        "docker\nhello.js\nnode_modules\npackage.json",
         "",
-        "/app/dist:",
-        "app\ngateway\ntsgi",
+        "/app/node_modules/@foobar:",
+        "gateway\ntsgi",
       ].join("\n"),
     );
-    // No dev tools among the dependencies.
-    const modules = docker([
-      "run",
-      "--rm",
-      "--entrypoint",
-      "ls",
-      "foobar",
-      "/app/node_modules",
-    ]).split("\n");
-    for (const devTool of ["typescript", "vitest", "testcontainers", "eslint"])
-      expect(modules).not.toContain(devTool);
+    const modules = docker(["run", "--rm", "--entrypoint", "ls", "foobar", "/app/node_modules"]);
+    for (const absent of ["typescript", "vitest", "fastify", "express", "hono", "xslt-processor"])
+      expect(modules.split("\n")).not.toContain(absent);
+    expect(modules.split("\n")).toContain("prom-client");
+    console.info(`[e2e] foobar image: ${megabytesOnBase("foobar")} MB on top of its base image`);
   });
 
   it("runs a pre-fork master with 2 workers unless told otherwise", async () => {
@@ -94,11 +95,23 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     docker(["build", "-q", "-f", "Dockerfile.gateway", "-t", "foobar/gateway", "."]);
     const id = (image: string) => docker(["image", "inspect", image, "--format", "{{.Id}}"]);
     expect(id("foobar/gateway")).toBe(id("foobar"));
-    // Dockerfile.app: the demo app on the gateway image, one CMD more.
+    // Dockerfile.app: the demo app's package installed beside the gateway, named as the command.
     docker(["build", "-q", "-f", "Dockerfile.app", "-t", "foobar-e2e/app", "."]);
-    const cmd = docker(["image", "inspect", "foobar-e2e/app", "--format", "{{json .Config.Cmd}}"]);
-    expect(JSON.parse(cmd)).toEqual(["dist/app/index.js"]);
-    docker(["rmi", "foobar-e2e/app"]);
+    try {
+      const cmd = docker([
+        "image",
+        "inspect",
+        "foobar-e2e/app",
+        "--format",
+        "{{json .Config.Cmd}}",
+      ]);
+      expect(JSON.parse(cmd)).toEqual(["@foobar/app"]);
+      const check = docker(["run", "--rm", "foobar-e2e/app", "--check-config", "@foobar/app"]);
+      expect(check).toContain("@foobar/app → file:///app/node_modules/@foobar/app/dist/index.js");
+      console.info(`[e2e] app image: ${megabytesOnBase("foobar-e2e/app")} MB on top of its base`);
+    } finally {
+      docker(["rmi", "foobar-e2e/app"]);
+    }
   });
 
   it("stops on SIGTERM as PID 1: docker stop ends it cleanly, without the SIGKILL fallback", () => {

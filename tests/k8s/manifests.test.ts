@@ -185,7 +185,7 @@ describe("k8s/: the objects fit together", () => {
     );
     expect(container!.resources.requests).toHaveProperty("cpu");
     expect(container!.resources.limits).toHaveProperty("memory");
-    expect(container!.args).toEqual(["dist/app/index.js"]);
+    expect(container!.args).toEqual(["@foobar/app"]);
   });
 
   it("gives nginx the project's config from the ConfigMap, mounted where the image reads it", () => {
