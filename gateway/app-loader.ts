@@ -135,8 +135,8 @@ export function locateApp(uri: string): AppLocation {
       );
     return { module, exportName, specifier: pathToFileURL(path).href, path };
   }
-  // A bare specifier (`my-app`, `@scope/pkg/sub`) may be an installed package, found from the
-  // working directory as Gunicorn imports from its own: the project's node_modules, not ours.
+  // A bare specifier (`my-app`, `@scope/pkg/sub`) may be an installed package, looked up from
+  // the working directory as Gunicorn imports from its own (resolveInstalled).
   const bare = !module.startsWith(".") && !module.startsWith("/") && !/^[A-Za-z]:/.test(module);
   const dotted =
     /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)+$/.test(module) && !JAVASCRIPT.includes(extension);
