@@ -129,7 +129,6 @@ export function buildEnviron(
     SERVER_PROTOCOL: request.httpVersion === "1.0" ? "HTTP/1.0" : "HTTP/1.1",
     SERVER_SOFTWARE: context.software,
     REMOTE_ADDR: info.remoteAddr,
-    REMOTE_PORT: info.remotePort,
     "tsgi.version": VERSION,
     "tsgi.url_scheme": "http",
     "tsgi.input": input,
@@ -158,6 +157,9 @@ export function buildEnviron(
     environ.SERVER_NAME = name;
     environ.SERVER_PORT = port;
   }
-  if (info.trusted) context.trustedProxies.apply(environ);
+  // REMOTE_PORT is added last rather than deleted when a proxy names the client: a `delete`
+  // turns the environ into a slow dictionary-mode object for everything that reads it later.
+  const forwarded = info.trusted && context.trustedProxies.apply(environ);
+  if (!forwarded) environ.REMOTE_PORT = info.remotePort;
   return environ;
 }
