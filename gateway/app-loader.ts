@@ -55,6 +55,13 @@ export interface AppLocation {
 const TYPESCRIPT = new Set([".ts", ".tsx", ".mts", ".cts"]);
 const JAVASCRIPT = [".js", ".mjs", ".cjs"];
 
+/** `app.hello`: a Python habit (Gunicorn's dotted module), not a file name such as `hello.js`. */
+function isDottedModule(name: string): boolean {
+  return (
+    /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)+$/.test(name) && !JAVASCRIPT.includes(extname(name))
+  );
+}
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -71,9 +78,7 @@ function display(path: string): string {
 /** Files the user may have meant by a MODULE that is not a file: first that exists. */
 function meant(module: string): string | undefined {
   const base = TYPESCRIPT.has(extname(module)) ? module.slice(0, -extname(module).length) : module;
-  const dotted =
-    /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)+$/.test(base) && !extname(base).match(/^\.[cm]?js$/);
-  const stems = [base, ...(dotted ? [base.replace(/\./g, "/")] : [])];
+  const stems = [base, ...(isDottedModule(base) ? [base.replace(/\./g, "/")] : [])];
   // A compiled module sits beside its source, or in the dist/ of its folder or of the project.
   const places = (stem: string) => [
     stem,
@@ -138,8 +143,7 @@ export function locateApp(uri: string): AppLocation {
   // A bare specifier (`my-app`, `@scope/pkg/sub`) may be an installed package, looked up from
   // the working directory as Gunicorn imports from its own (resolveInstalled).
   const bare = !module.startsWith(".") && !module.startsWith("/") && !/^[A-Za-z]:/.test(module);
-  const dotted =
-    /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)+$/.test(module) && !JAVASCRIPT.includes(extension);
+  const dotted = isDottedModule(module);
   if (bare) {
     const installed = resolveInstalled(module);
     if (installed !== null) return { module, exportName, specifier: installed, path: null };
