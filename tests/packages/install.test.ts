@@ -11,12 +11,12 @@
  * `npm run build`, which `npm test` runs first). No package of ours comes from a registry: the
  * gateway's dependency on the contract is met by the contract's own tarball.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { get, waitUntil } from "../process/gateway-process.js";
+import { GatewayProcess, get, waitUntil } from "../process/gateway-process.js";
 
 const REPO = resolve(".");
 const TSC = join(REPO, "node_modules/typescript/bin/tsc");
@@ -32,39 +32,24 @@ function run(command: string, args: string[], cwd = project): string {
   });
 }
 
-/** `npx gateway ARGS` in the project (after `--`, so npm leaves the options alone), once it listens. */
+/** `npx gateway ARGS` in the project (after `--`, so npm leaves the options alone), listening. */
 async function startGateway(args: string[]) {
   // A process group of its own, so one signal reaches npx, the master and its workers.
-  const child = spawn("npx", ["--no", "--", "gateway", "-b", "127.0.0.1:0", ...args], {
-    cwd: project,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WEB_CONCURRENCY: "", PORT: "" },
-  });
-  let log = "";
-  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<void>((done) => child.on("exit", () => done()));
-  let port = 0;
-  await waitUntil(
-    () => {
-      if (child.exitCode !== null) throw new Error(`npx gateway exited early:\n${log}`);
-      port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1] ?? 0);
-      return port !== 0;
-    },
-    60_000,
-    100,
+  const gateway = new GatewayProcess(
+    ["-b", "127.0.0.1:0", ...args],
+    { PORT: "" },
+    { command: ["npx", "--no", "--", "gateway"], cwd: project, detached: true },
   );
-  return {
-    port,
-    log: () => log,
+  await gateway.listening(60_000);
+  return Object.assign(gateway, {
     /** SIGTERM to the group: npx dies of it, the gateway stops gracefully and says so. */
     stop: async () => {
-      process.kill(-child.pid!, "SIGTERM");
-      await exited;
-      await waitUntil(() => log.includes("Shutting down: Master"), 10_000);
+      process.kill(-gateway.pid, "SIGTERM");
+      await gateway.exited;
+      // (npx may be gone before the master has said it: wait on the log, not on npx.)
+      await waitUntil(() => gateway.log.includes("Shutting down: Master"), 10_000);
     },
-  };
+  });
 }
 
 let packs: Record<"tsgi" | "gateway", string>;
@@ -131,7 +116,7 @@ describe("@foobar/tsgi and @foobar/gateway installed from their tarballs", () =>
     } finally {
       await gateway.stop();
     }
-    expect(gateway.log()).toMatch(/Booting worker with pid: \d+/);
+    expect(gateway.log).toMatch(/Booting worker with pid: \d+/);
   });
 
   it("serve an installed package's export by its name, found from the project", async () => {

@@ -17,10 +17,24 @@ export class GatewayProcess {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   #waiters: (() => void)[] = [];
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
+  /**
+   * `launch` is how the gateway is started: this repository's CLI by default, or another
+   * command (`npx --no -- gateway` in an installed project), in a folder and a process group
+   * of its own if asked.
+   */
+  constructor(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    launch: { command: string[]; cwd?: string; detached?: boolean } = {
+      command: [process.execPath, CLI],
+    },
+  ) {
+    const [command = "", ...prefix] = launch.command;
+    this.child = spawn(command, [...prefix, ...args], {
       env: { ...process.env, ...env, WEB_CONCURRENCY: "" },
       stdio: ["ignore", "pipe", "pipe"],
+      cwd: launch.cwd,
+      detached: launch.detached,
     });
     const collect = (chunk: Buffer) => {
       this.log += chunk.toString();
@@ -59,10 +73,20 @@ export class GatewayProcess {
     }
   }
 
+  /** Waits for "Listening at" on loopback; returns (and keeps) the port. */
+  async listening(timeoutMs?: number): Promise<number> {
+    const [match] = await this.waitForLog(
+      /Listening at: http:\/\/127\.0\.0\.1:(\d+)/,
+      1,
+      timeoutMs,
+    );
+    this.port = Number(match![1]);
+    return this.port;
+  }
+
   /** Waits for "Listening at" and `workers` booted workers that answer. */
   async ready(workers = 1): Promise<this> {
-    const [match] = await this.waitForLog(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/);
-    this.port = Number(match![1]);
+    await this.listening();
     // Every worker holds the listening socket once it listens (SCHED_NONE shares the socket).
     await waitUntil(() => {
       const inode = listeningInode(this.port);
