@@ -73,6 +73,19 @@ export function forbiddenTrailer(rawTrailers: readonly string[]): string | null 
   return null;
 }
 
+/** True if the header fields announce a body (a Content-Length other than 0, or chunked). */
+function declaresBody(rawHeaders: readonly string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === "content-length".length && isHeaderNamed(name, "content-length")) {
+      if (rawHeaders[i + 1] !== "0") return true;
+    } else if (name.length === "transfer-encoding".length) {
+      if (isHeaderNamed(name, "transfer-encoding")) return true;
+    }
+  }
+  return false;
+}
+
 /** What the screening learned about a request that passed it (filled in when given). */
 export interface Screening {
   /** The body is chunked (the only transfer coding that passes). */
@@ -201,6 +214,8 @@ function rawErrorResponse({ status, reason }: RequestRefusal): string {
 export interface RequestGuard {
   /** Refuses `request` with the right status when it must not reach the app; true if refused. */
   refuse(request: IncomingMessage, response: ServerResponse): boolean;
+  /** The app's answer to `request` is complete: its response need not be remembered any more. */
+  settled(request: IncomingMessage): void;
   /** The server's `clientError` listener: answers llhttp's refusals properly. */
   onClientError(error: NodeJS.ErrnoException, socket: Duplex): void;
   /** The server's `checkExpectation` listener: an `Expect` other than 100-continue → 417. */
@@ -217,8 +232,11 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
   // The last response on each connection (and through `.req` its request). A parse error in a
   // pipelined request must wait for it while it is being written, or the error would be read
   // as the answer to the earlier request; while its request is incomplete, a parse error is in
-  // that request's body.
-  // Kept on the socket itself (a property store per request; a WeakMap's insert costs more).
+  // that request's body; after a closing response, nothing more is answered.
+  // Kept on the socket itself (a property store per request; a WeakMap's insert costs more),
+  // and only as long as it matters (`settled`): a response kept until the connection's next
+  // request survives V8's young-generation collections, which then grow the young generation
+  // ~2.5× and cost ~5 % of a worker's throughput (docs/performance.md).
   const lastResponseOf = (socket: Duplex) => (socket as TrackedSocket)[lastResponse];
   // Connections the guard decided to close after their current response.
   const closing = new WeakSet<Duplex>();
@@ -310,6 +328,18 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
       warn(request.socket.remoteAddress, refusal.reason);
       sendPlainResponse(response, refusal.status, refusal.reason);
       return true;
+    },
+
+    settled(request) {
+      const socket = request.socket as TrackedSocket;
+      const response = socket[lastResponse];
+      if (response === undefined || response.req !== request) return;
+      // Still needed: a response waiting behind a pipelined one (not on the socket yet), one
+      // that closes the connection, and one whose request may still be sending its body.
+      if (response.socket === null || !response.shouldKeepAlive) return;
+      if (!request.complete && declaresBody(request.rawHeaders)) return;
+      // Its bytes are in the socket's queue: an error answered now goes out after them.
+      socket[lastResponse] = undefined;
     },
 
     onClientError(error, socket) {

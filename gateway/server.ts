@@ -78,16 +78,19 @@ export function createGatewayServer(
     fileWrapper,
     trustedProxies: new TrustedProxies(settings.forwarded_allow_ips),
   };
+  const guard = createRequestGuard(settings, log);
+  const { afterResponse } = options;
   const handle = createRequestHandler(app, {
     context,
     log,
     beforeRequest: options.beforeRequest,
-    afterResponse: options.afterResponse,
+    afterResponse: (record) => {
+      guard.settled(record.request);
+      afterResponse?.(record);
+    },
     timesRequests: options.timesRequests,
     limit_request_body: settings.limit_request_body,
   });
-
-  const guard = createRequestGuard(settings, log);
 
   function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
     // A stopping worker still answers what arrives on open connections, then closes them.
