@@ -236,7 +236,7 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
   // Kept on the socket itself (a property store per request; a WeakMap's insert costs more),
   // and only as long as it matters (`settled`): a response kept until the connection's next
   // request survives V8's young-generation collections, which then grow the young generation
-  // ~2.5× and cost ~5 % of a worker's throughput (docs/performance.md).
+  // ~2.5× and cost a worker 2–5 % of its throughput (docs/performance.md).
   const lastResponseOf = (socket: Duplex) => (socket as TrackedSocket)[lastResponse];
   // Connections the guard decided to close after their current response.
   const closing = new WeakSet<Duplex>();

@@ -2,7 +2,7 @@
  * A finished response does not outlive its request. The request guard remembers each
  * connection's last response (a parse error that follows it must wait for it); kept until the
  * connection's next request, every response survived V8's young-generation collections, which
- * then grew the young generation ~2.5× and cost a worker ~5 % of its throughput
+ * then grew the young generation ~2.5× and cost a worker 2–5 % of its throughput
  * (docs/performance.md). V8's collector answers the question itself, in a child process started
  * with --expose-gc.
  */
