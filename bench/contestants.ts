@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loopbackSite } from "../nginx/loopback.js";
 import type { Command } from "./processes.js";
 
 export interface Contestant {
@@ -83,35 +84,6 @@ export function nginxMinimalProxy(port: number, upstreamPort: number): string {
 
 /** The upstream pool of the `nginx-node-cluster-N` reference: larger than any load the bench makes. */
 export const GENEROUS_POOL = 4096;
-
-/**
- * The project's own nginx/foobar.conf, pointed at loopback: its upstream's servers (in Docker,
- * the file nginx/follow-upstreams.sh writes) become the upstream's port, its `listen` the bench's
- * port, its access log a file in `scratch`. `keepalive`, when given, replaces the pool size.
- */
-export function nginxProjectProxy(
-  text: string,
-  port: number,
-  upstreamPort: number,
-  scratch: string,
-  keepalive?: number,
-): string {
-  const rewrites: [RegExp, string][] = [
-    [
-      /^(\s*)(?:include\s+\/etc\/nginx\/foobar-upstreams\/[^;]+|server\s+[^\s;]+:\d+[^;]*);/m,
-      `$1server 127.0.0.1:${upstreamPort} max_fails=0;`,
-    ],
-    [/^(\s*)listen\s+[^;]*;/m, `$1listen 127.0.0.1:${port};`],
-  ];
-  if (keepalive !== undefined)
-    rewrites.push([/^(\s*)keepalive\s+\d+;/m, `$1keepalive ${keepalive};`]);
-  let result = text;
-  for (const [pattern, replacement] of rewrites) {
-    if (!pattern.test(result)) throw new Error(`nginx/foobar.conf: no line matches ${pattern}`);
-    result = result.replace(pattern, replacement);
-  }
-  return result.replace(/access_log\s+\/[^\s;]+/g, `access_log ${scratch}/access.log`);
-}
 
 function writeNginxConfig(scratch: string, text: string): string {
   mkdirSync(scratch, { recursive: true });
@@ -260,7 +232,11 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       skipReason: noNginx,
       commands: (p, scratch, upstream) => {
         const proxy = existsSync(projectNginx)
-          ? nginxProjectProxy(readFileSync(projectNginx, "utf8"), p, upstream, scratch)
+          ? loopbackSite(readFileSync(projectNginx, "utf8"), {
+              port: p,
+              upstreamPort: upstream,
+              logDir: scratch,
+            })
           : nginxMinimalProxy(p, upstream);
         const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
         return [foobar(upstream, n, hello), nginx(scratch, conf)];
@@ -275,13 +251,12 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       path: "/",
       skipReason: noNginx ?? (existsSync(projectNginx) ? undefined : "no nginx/foobar.conf"),
       commands: (p, scratch, upstream) => {
-        const proxy = nginxProjectProxy(
-          readFileSync(projectNginx, "utf8"),
-          p,
-          upstream,
-          scratch,
-          GENEROUS_POOL,
-        );
+        const proxy = loopbackSite(readFileSync(projectNginx, "utf8"), {
+          port: p,
+          upstreamPort: upstream,
+          logDir: scratch,
+          keepalive: GENEROUS_POOL,
+        });
         const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
         return [
           { command: node, args: [server("node-http.js"), String(upstream), String(n)] },

@@ -15,12 +15,7 @@ import {
   type RoundSample,
   type Summary,
 } from "../../bench/report.js";
-import {
-  nginxConfig,
-  nginxMinimalProxy,
-  nginxProjectProxy,
-  nginxReturnServer,
-} from "../../bench/contestants.js";
+import { nginxConfig, nginxMinimalProxy, nginxReturnServer } from "../../bench/contestants.js";
 import { parseDuration, parseWrkOutput } from "../../bench/wrk.js";
 
 const WRK_OUTPUT = `Running 5s test @ http://127.0.0.1:32809/
@@ -197,43 +192,6 @@ describe("tables and chart", () => {
     expect(svg).toContain('width="420"'); // node-cluster-2, the fastest
     expect(svg).toContain("req/s &lt;hello&gt;");
     expect(svg).toContain(">1900 · p99 4.0 ms<");
-  });
-
-  it("points the project's nginx config at loopback and keeps the rest", () => {
-    const project = [
-      "upstream gateway {",
-      "    server gateway:8000;",
-      "    keepalive 16;",
-      "}",
-      "server {",
-      "    listen 8000 default_server;",
-      "    access_log /var/log/nginx/access.log foobar;",
-      "    location / { proxy_pass http://gateway; }",
-      "}",
-    ].join("\n");
-    const conf = nginxProjectProxy(project, 8080, 9090, "/tmp/x");
-    expect(conf).toContain("    server 127.0.0.1:9090 max_fails=0;");
-    expect(conf).toContain("    listen 127.0.0.1:8080;");
-    expect(conf).toContain("access_log /tmp/x/access.log foobar;");
-    expect(conf).toContain("keepalive 16;");
-    expect(() => nginxProjectProxy("server {}", 1, 2, "/tmp/x")).toThrow(/no line matches/);
-  });
-
-  it("replaces the follower's include with the loopback server, and the pool size when asked", () => {
-    const project = [
-      "upstream gateway {",
-      "    include /etc/nginx/foobar-upstreams/gateway.conf;",
-      "    keepalive 256;",
-      "}",
-      "server {",
-      "    listen 8000 default_server;",
-      "}",
-    ].join("\n");
-    const conf = nginxProjectProxy(project, 8080, 9090, "/tmp/x", 4096);
-    expect(conf).toContain("    server 127.0.0.1:9090 max_fails=0;");
-    expect(conf).not.toContain("include");
-    expect(conf).toContain("    keepalive 4096;");
-    expect(nginxProjectProxy(project, 8080, 9090, "/tmp/x")).toContain("    keepalive 256;");
   });
 
   it("wraps a server block in a foreground nginx with its files in the scratch directory", () => {

@@ -1,7 +1,7 @@
 /**
  * The project's nginx (nginx/foobar.conf, Debian's nginx binary) in front of a gateway, on
- * loopback, without Docker. The config's upstream, listen and access-log lines are rewritten to
- * this run's ports and a temporary directory; nginx runs in the foreground as a child of the test
+ * loopback, without Docker. nginx/loopback.ts rewrites the config's upstream, listen, /wsgi/ and
+ * access-log lines to this run's ports and a temporary directory; nginx runs in the foreground as a child of the test
  * process and is stopped (and its directory removed) by `stop()`.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loopbackSite } from "../../nginx/loopback.js";
 import { accepts, freePort } from "./net.js";
 
 const CONFIG = new URL("../../nginx/foobar.conf", import.meta.url);
@@ -78,18 +79,13 @@ export async function startNginx({
   const port = await freePort();
   const errorLog = join(dir, "error.log");
   const accessLog = join(dir, "access.log");
-  const extra = serverDirectives === undefined ? "" : `\n    ${serverDirectives(dir)}`;
-  const site = readFileSync(CONFIG, "utf8")
-    // In Docker, nginx/follow-upstreams.sh writes the replicas' server lines into this file.
-    .replace(
-      "include /etc/nginx/foobar-upstreams/gateway.conf;",
-      `server 127.0.0.1:${upstreamPort} max_fails=0;`,
-    )
-    .replace("listen 8000 default_server;", `listen 127.0.0.1:${port} default_server;${extra}`)
-    .replace("/var/log/nginx/access.log", accessLog)
-    .replace("set $wsgi_upstream wsgi:8000;", `set $wsgi_upstream 127.0.0.1:${wsgiPort ?? 9};`);
-  if (!site.includes(`server 127.0.0.1:${upstreamPort} `) || !site.includes(`127.0.0.1:${port}`))
-    throw new Error("nginx/foobar.conf changed: its upstream or listen line was not rewritten");
+  const site = loopbackSite(readFileSync(CONFIG, "utf8"), {
+    port,
+    upstreamPort,
+    logDir: dir,
+    wsgiPort,
+    serverDirectives: serverDirectives?.(dir),
+  });
   writeFileSync(join(dir, "foobar.conf"), site);
   const configPath = join(dir, "nginx.conf");
   writeFileSync(
