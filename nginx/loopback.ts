@@ -22,25 +22,35 @@ export interface LoopbackOptions {
   serverDirectives?: string;
 }
 
+/** A line to find, and what to write instead, from its indentation and what follows its value. */
+type Rewrite = [pattern: RegExp, line: (indent: string, parameters: string) => string];
+
 export function loopbackSite(config: string, options: LoopbackOptions): string {
   const { port, upstreamPort, logDir, wsgiPort = 9, keepalive, serverDirectives } = options;
-  const extra = serverDirectives === undefined ? "" : `\n$1${serverDirectives}`;
-  const rewrites: [RegExp, string][] = [
+  const rewrites: Rewrite[] = [
     [
       /^(\s*)(?:include\s+\/etc\/nginx\/foobar-upstreams\/[^;]+|server\s+[^\s;]+:\d+[^;]*);/m,
-      `$1server 127.0.0.1:${upstreamPort} max_fails=0;`,
+      (indent) => `${indent}server 127.0.0.1:${upstreamPort} max_fails=0;`,
     ],
     // The address changes; its parameters (default_server) stay.
-    [/^(\s*)listen\s+[^\s;]+([^;]*);/m, `$1listen 127.0.0.1:${port}$2;${extra}`],
+    [
+      /^(\s*)listen\s+[^\s;]+([^;]*);/m,
+      (indent, parameters) =>
+        `${indent}listen 127.0.0.1:${port}${parameters};` +
+        (serverDirectives === undefined ? "" : `\n${indent}${serverDirectives}`),
+    ],
   ];
   if (keepalive !== undefined)
-    rewrites.push([/^(\s*)keepalive\s+\d+;/m, `$1keepalive ${keepalive};`]);
+    rewrites.push([/^(\s*)keepalive\s+\d+;/m, (indent) => `${indent}keepalive ${keepalive};`]);
   let result = config;
-  for (const [pattern, replacement] of rewrites) {
+  for (const [pattern, line] of rewrites) {
     if (!pattern.test(result)) throw new Error(`nginx/foobar.conf: no line matches ${pattern}`);
-    result = result.replace(pattern, replacement);
+    // A function, not a replacement string: `$` in a directive (`$remote_addr`) stays as written.
+    result = result.replace(pattern, (_line, indent: string, parameters: unknown) =>
+      line(indent, typeof parameters === "string" ? parameters : ""),
+    );
   }
   return result
-    .replace(/set \$wsgi_upstream [^;]+;/g, `set $wsgi_upstream 127.0.0.1:${wsgiPort};`)
-    .replace(/access_log\s+\/[^\s;]+/g, `access_log ${logDir}/access.log`);
+    .replace(/set \$wsgi_upstream [^;]+;/g, () => `set $wsgi_upstream 127.0.0.1:${wsgiPort};`)
+    .replace(/access_log\s+\/[^\s;]+/g, () => `access_log ${logDir}/access.log`);
 }

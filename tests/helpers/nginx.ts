@@ -1,8 +1,8 @@
 /**
  * The project's nginx (nginx/foobar.conf, Debian's nginx binary) in front of a gateway, on
  * loopback, without Docker. nginx/loopback.ts rewrites the config's upstream, listen, /wsgi/ and
- * access-log lines to this run's ports and a temporary directory; nginx runs in the foreground as a child of the test
- * process and is stopped (and its directory removed) by `stop()`.
+ * access-log lines to this run's ports and a temporary directory; nginx runs in the foreground
+ * as a child of the test process and is stopped (and its directory removed) by `stop()`.
  */
 import { execFileSync, spawn } from "node:child_process";
 import {

@@ -24,13 +24,14 @@ describe("nginx/foobar.conf pointed at loopback", () => {
       ...where,
       wsgiPort: 7070,
       keepalive: 4096,
-      serverDirectives: "listen 127.0.0.1:8443 ssl;",
+      serverDirectives: "listen 127.0.0.1:8443 ssl;\n    add_header X-Peer $remote_addr$1;",
     });
     expect(site).toContain("set $wsgi_upstream 127.0.0.1:7070;");
     expect(site).toContain("    keepalive 4096;");
     expect(site).toMatch(
       /listen 127\.0\.0\.1:8080 default_server;\n\s+listen 127\.0\.0\.1:8443 ssl;/,
     );
+    expect(site).toContain("add_header X-Peer $remote_addr$1;"); // written as given
   });
 
   it("rewrites a static upstream server too (an older config), and refuses a config it cannot point", () => {
