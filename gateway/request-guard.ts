@@ -73,23 +73,12 @@ export function forbiddenTrailer(rawTrailers: readonly string[]): string | null 
   return null;
 }
 
-/** True if the header fields announce a body (a Content-Length other than 0, or chunked). */
-function declaresBody(rawHeaders: readonly string[]): boolean {
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === "content-length".length && isHeaderNamed(name, "content-length")) {
-      if (rawHeaders[i + 1] !== "0") return true;
-    } else if (name.length === "transfer-encoding".length) {
-      if (isHeaderNamed(name, "transfer-encoding")) return true;
-    }
-  }
-  return false;
-}
-
 /** What the screening learned about a request that passed it (filled in when given). */
 export interface Screening {
   /** The body is chunked (the only transfer coding that passes). */
   chunked: boolean;
+  /** The request announces a body: chunked, or a Content-Length other than 0. */
+  body: boolean;
 }
 
 /**
@@ -175,7 +164,10 @@ export function requestRefusal(
   const limit = settings.limit_request_body;
   if (limit > 0 && contentLength !== undefined && Number(contentLength) > limit)
     return { status: 413, reason: `Request body is too large (limit ${limit} bytes)` };
-  if (screening !== undefined) screening.chunked = transferEncoding !== undefined;
+  if (screening !== undefined) {
+    screening.chunked = transferEncoding !== undefined;
+    screening.body = screening.chunked || (contentLength !== undefined && contentLength !== "0");
+  }
   return null;
 }
 
@@ -240,7 +232,9 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
   const lastResponseOf = (socket: Duplex) => (socket as TrackedSocket)[lastResponse];
   // Connections the guard decided to close after their current response.
   const closing = new WeakSet<Duplex>();
-  const screening: Screening = { chunked: false };
+  const screening: Screening = { chunked: false, body: false };
+  // Requests that announced a body (few: GETs do not), for `settled`.
+  const withBody = new WeakSet<IncomingMessage>();
   // Each chunked request's response, for the trailer check at the end of its body.
   const responseOf = new WeakMap<IncomingMessage, ServerResponse>();
 
@@ -319,6 +313,7 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
       track(request, response);
       const refusal = requestRefusal(request, settings, screening);
       if (refusal === null) {
+        if (screening.body) withBody.add(request);
         if (screening.chunked) {
           responseOf.set(request, response);
           request.once("end", checkTrailers);
@@ -337,7 +332,7 @@ export function createRequestGuard(settings: GuardSettings, log: Logger): Reques
       // Still needed: a response waiting behind a pipelined one (not on the socket yet), one
       // that closes the connection, and one whose request may still be sending its body.
       if (response.socket === null || !response.shouldKeepAlive) return;
-      if (!request.complete && declaresBody(request.rawHeaders)) return;
+      if (!request.complete && withBody.has(request)) return;
       // Its bytes are in the socket's queue: an error answered now goes out after them.
       socket[lastResponse] = undefined;
     },
