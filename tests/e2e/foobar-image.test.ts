@@ -112,7 +112,9 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     } finally {
       docker(["rmi", "foobar-e2e/app"]);
     }
-  });
+    // Two builds: Dockerfile.app's install of the demo's frameworks is not cached on a fresh
+    // machine, and took over 30 s beside stress-ng. As long as the hooks' builds may take.
+  }, 300_000);
 
   it("stops on SIGTERM as PID 1: docker stop ends it cleanly, without the SIGKILL fallback", () => {
     const started = performance.now();
