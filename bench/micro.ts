@@ -42,6 +42,27 @@ const BROWSER_HEADERS = [
   "max-age=0",
 ];
 
+/** What nginx's proxy_set_header lines (nginx/foobar.conf) send the gateway. */
+const NGINX_HEADERS = [
+  ...WRK_HEADERS,
+  "X-Forwarded-For",
+  "127.0.0.1",
+  "X-Forwarded-Proto",
+  "http",
+  "X-Forwarded-Host",
+  "127.0.0.1:8000",
+];
+
+/**
+ * `headers` as llhttp hands them over: new strings for every request, so nothing about them
+ * (their hash, above all) is known yet. The constant lists above are the same strings each time.
+ */
+function asParsed(headers: string[]): () => string[] {
+  const bytes = Buffer.from(headers.join("\n"), "latin1");
+  return () => bytes.toString("latin1").split("\n");
+}
+const parsedNginxHeaders = asParsed(NGINX_HEADERS);
+
 const socket = {
   remoteAddress: "127.0.0.1",
   remotePort: 50312,
@@ -164,6 +185,17 @@ const cases: [string, () => void][] = [
   [
     "buildEnviron, a browser's 9 headers",
     () => void (sink = buildEnviron(browser, new RequestInput(browser), context)),
+  ],
+  [
+    "nginx's 4 headers as parsed (new strings each request)",
+    () => void (sink = parsedNginxHeaders()),
+  ],
+  [
+    "  + buildEnviron, nginx's 4 headers (X-Forwarded-* applied)",
+    () => {
+      const behindNginx = request(parsedNginxHeaders());
+      sink = buildEnviron(behindNginx, new RequestInput(behindNginx), context);
+    },
   ],
   ["whole exchange, hello app, wrk's 1 header", () => handle(wrk, response())],
   ["whole exchange, hello app, a browser's 9 headers", () => handle(browser, response())],

@@ -119,6 +119,28 @@ describe("environ from a request (no root path, loopback trusted)", () => {
         expect(environ[key as "PATH_INFO"], key).toEqual(value);
     });
 
+  it("maps every header name right past the key cache's bounds: many names of one length, long names", async () => {
+    // Twelve names of 8 characters (a length bucket holds 8), one of 80 (longer than any cached),
+    // and a name with _ after a same-length name the cache keeps: each gets its own key or none.
+    const sameLength = Array.from({ length: 12 }, (_, i) => `X-Len-${String(i).padStart(2, "0")}`);
+    const long = `X-${"L".repeat(78)}`;
+    const headers = [
+      ...sameLength.map((name, i) => `${name}: ${i}\r\n`),
+      `${long}: long\r\n`,
+      "X-Abc-de: kept\r\nX_Abc_de: dropped\r\n",
+    ].join("");
+    for (let round = 0; round < 2; round++) {
+      const environ: Record<string, unknown> = {
+        ...(await environFor(gateway, seen, GET("/", headers))),
+      };
+      sameLength.forEach((name, i) =>
+        expect(environ[`HTTP_${name.toUpperCase().replaceAll("-", "_")}`], name).toBe(String(i)),
+      );
+      expect(environ[`HTTP_X_${"L".repeat(78)}`]).toBe("long");
+      expect(environ.HTTP_X_ABC_DE).toBe("kept");
+    }
+  });
+
   it("SERVER_PORT and REMOTE_PORT are the real ports", async () => {
     const environ = await environFor(gateway, seen, GET("/"));
     expect(environ.SERVER_PORT).toBe(String(gateway.port));
