@@ -112,6 +112,17 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
     command: "nginx",
     args: ["-e", "stderr", "-p", scratch, "-c", conf],
   });
+  /** nginx (`n` workers) serving the project's nginx/foobar.conf on `p`, upstream `upstream`. */
+  const projectNginxOn = (p: number, scratch: string, upstream: number, keepalive?: number) => {
+    const site = loopbackSite(readFileSync(projectNginx, "utf8"), {
+      port: p,
+      upstreamPort: upstream,
+      logDir: scratch,
+      keepalive,
+    });
+    return nginx(scratch, writeNginxConfig(scratch, nginxConfig(n, scratch, site)));
+  };
+  const noProjectNginx = noNginx ?? (existsSync(projectNginx) ? undefined : "no nginx/foobar.conf");
   const gunicorn = (port: number, extra: string[]): Command => ({
     command: "gunicorn",
     args: [
@@ -153,6 +164,16 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       path: "/",
       skipReason: undefined,
       commands: (p) => [foobar(p, 1, hello)],
+    },
+    // The contract alone (bench/servers/tsgi-floor.ts): splits foobar's distance from node:http
+    // into what TSGI itself costs and what the gateway's machinery around it costs.
+    {
+      id: "tsgi-floor-1",
+      label: "TSGI floor 1w (the contract, no gateway)",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("tsgi-floor.js"), String(p)] }],
     },
     // Hono and Express served by their own Node server, then by foobar through their adapters
     // (fromFetch, fromExpress): the adapter's cost, one process each.
@@ -230,17 +251,29 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       workers: n,
       path: "/",
       skipReason: noNginx,
-      commands: (p, scratch, upstream) => {
-        const proxy = existsSync(projectNginx)
-          ? loopbackSite(readFileSync(projectNginx, "utf8"), {
-              port: p,
-              upstreamPort: upstream,
-              logDir: scratch,
-            })
-          : nginxMinimalProxy(p, upstream);
-        const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
-        return [foobar(upstream, n, hello), nginx(scratch, conf)];
-      },
+      commands: (p, scratch, upstream) => [
+        foobar(upstream, n, hello),
+        existsSync(projectNginx)
+          ? projectNginxOn(p, scratch, upstream)
+          : nginx(
+              scratch,
+              writeNginxConfig(scratch, nginxConfig(n, scratch, nginxMinimalProxy(p, upstream))),
+            ),
+      ],
+    },
+    // The project's nginx config with a pool larger than any load, in front of foobar: against
+    // nginx-foobar-N it isolates what the pool size costs; against nginx-node-cluster-N, what
+    // the backend does.
+    {
+      id: `nginx-foobar-pool-${n}`,
+      label: `nginx ${n}w (pool ${GENEROUS_POOL}) → foobar ${n}w`,
+      workers: n,
+      path: "/",
+      skipReason: noProjectNginx,
+      commands: (p, scratch, upstream) => [
+        foobar(upstream, n, hello),
+        projectNginxOn(p, scratch, upstream, GENEROUS_POOL),
+      ],
     },
     // The nginx tier's reference: the same nginx config with a pool larger than any load here,
     // in front of a raw node:http cluster. nginx → foobar should reach >= 0.95x of it.
@@ -249,20 +282,11 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       label: `nginx ${n}w (pool ${GENEROUS_POOL}) → node:http cluster ${n}w`,
       workers: n,
       path: "/",
-      skipReason: noNginx ?? (existsSync(projectNginx) ? undefined : "no nginx/foobar.conf"),
-      commands: (p, scratch, upstream) => {
-        const proxy = loopbackSite(readFileSync(projectNginx, "utf8"), {
-          port: p,
-          upstreamPort: upstream,
-          logDir: scratch,
-          keepalive: GENEROUS_POOL,
-        });
-        const conf = writeNginxConfig(scratch, nginxConfig(n, scratch, proxy));
-        return [
-          { command: node, args: [server("node-http.js"), String(upstream), String(n)] },
-          nginx(scratch, conf),
-        ];
-      },
+      skipReason: noProjectNginx,
+      commands: (p, scratch, upstream) => [
+        { command: node, args: [server("node-http.js"), String(upstream), String(n)] },
+        projectNginxOn(p, scratch, upstream, GENEROUS_POOL),
+      ],
     },
     {
       id: `gunicorn-sync-${n}`,

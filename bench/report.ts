@@ -3,6 +3,7 @@
  * table (printed and written to bench/results.md) and an SVG bar chart. Pure functions only, so
  * tests/bench can check them without starting a server.
  */
+import { GENEROUS_POOL } from "./contestants.js";
 import type { LoadResult } from "./wrk.js";
 
 /** One contestant's measurements in one round. */
@@ -100,7 +101,9 @@ export function contestantIds(workers: number) {
     foobarN: `foobar-${workers}`,
     gunicornSync: `gunicorn-sync-${workers}`,
     nginxFoobar: `nginx-foobar-${workers}`,
+    nginxFoobarPool: `nginx-foobar-pool-${workers}`,
     nginxCluster: `nginx-node-cluster-${workers}`,
+    tsgiFloor: "tsgi-floor-1",
   };
 }
 
@@ -279,6 +282,67 @@ export function checkSecondRoundTargets(
     ),
     ratio(`foobar ${n}w / node cluster ${n}w, p99`, ids.foobarN, ids.cluster, p99, "<=", 1),
   ];
+}
+
+/** A ratio with no goal: it says where a target's distance comes from. */
+export interface SplitRatio {
+  name: string;
+  value: number;
+  isolates: string;
+}
+
+/**
+ * The missed hello ratios, split in two: the contract against node:http and the gateway against
+ * the contract; the nginx pool against a pool larger than the load, both in front of foobar.
+ */
+export function splitRatios(results: ContestantResult[], workers: number): SplitRatio[] {
+  const ids = contestantIds(workers);
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const n = workers;
+  const split = (name: string, a: string, b: string, isolates: string): SplitRatio => {
+    const [left, right] = [byId.get(a), byId.get(b)];
+    const ran = left !== undefined && right !== undefined;
+    const value =
+      ran && left.samples.length > 0 && right.samples.length > 0
+        ? pairedRatio(left, right, requestsPerSecond)
+        : NaN;
+    return { name, value, isolates };
+  };
+  return [
+    split(
+      "TSGI floor 1w / node:http 1 process",
+      ids.tsgiFloor,
+      ids.node,
+      "the contract itself: an environ, start_response, the app's call, its headers",
+    ),
+    split(
+      "foobar 1w / TSGI floor 1w",
+      ids.foobar1,
+      ids.tsgiFloor,
+      "the gateway around it: screening, tsgi.input, the engine's checks, the worker",
+    ),
+    split(
+      `nginx → foobar ${n}w / nginx (pool ${GENEROUS_POOL}) → foobar ${n}w`,
+      ids.nginxFoobar,
+      ids.nginxFoobarPool,
+      "the shipped upstream pool against one larger than the load",
+    ),
+    split(
+      `nginx (pool ${GENEROUS_POOL}) → foobar ${n}w / nginx (pool ${GENEROUS_POOL}) → node cluster ${n}w`,
+      ids.nginxFoobarPool,
+      ids.nginxCluster,
+      "the backend behind the same nginx",
+    ),
+  ];
+}
+
+export function splitTable(splits: SplitRatio[]): string {
+  const rows = splits.map((s) => [
+    s.name,
+    Number.isFinite(s.value) ? `${fixed(s.value, 2)}×` : "not measured",
+    s.isolates,
+  ]);
+  return markdownTable(["ratio", "measured", "what it isolates"], rows, [false, true, false]);
 }
 
 const fixed = (value: number, digits: number) =>

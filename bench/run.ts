@@ -22,6 +22,8 @@ import {
   barChartSvg,
   checkSecondRoundTargets,
   checkTargets,
+  splitRatios,
+  splitTable,
   median,
   resultsTable,
   summarize,
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
       { comparison: "<=", limit: 1.2 },
     ),
   ]);
+  const splits = splitTable(splitRatios([...results.values()], o.workers));
   const sectionTitles: Record<SectionName, string> = {
     bodies: `Response bodies (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections; ${o.sectionDuration} s per run)`,
     uploads: `Uploads (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections posting the body; ${o.sectionDuration} s per run)`,
@@ -323,13 +326,17 @@ async function main(): Promise<void> {
     "",
     secondRound,
     "",
+    "Where the missed hello ratios lose, split by two reference contestants (no goal):",
+    "",
+    splits,
+    "",
     `![req/s per contestant](${svgPath.split("/").pop()})`,
     "",
     ...(sectionsMarkdown.length > 0 ? ["## Sections", "", ...sectionsMarkdown] : []),
   ].join("\n");
   writeFileSync(o.out, markdown);
   process.stdout.write(
-    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
+    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
   );
 }
 

@@ -8,6 +8,8 @@ import {
   median,
   pairedRatio,
   resultsTable,
+  splitRatios,
+  splitTable,
   summarize,
   targetMet,
   targetsTable,
@@ -165,6 +167,29 @@ describe("targets", () => {
     expect(targetMet(gunicorn)).toBeUndefined();
     expect(gunicorn.unmeasured).toMatch(/gunicorn-sync-2/);
     expect(targetsTable(checks)).toContain("not measured");
+  });
+});
+
+describe("split ratios", () => {
+  it("splits foobar's distance into the contract's and the gateway's, the tier's into pool and backend", () => {
+    const list = [
+      ...results(1900, 4),
+      result("tsgi-floor-1", 1, [960, 1000]),
+      result("nginx-foobar-pool-2", 2, [1000]),
+    ];
+    // node-http ran one round: the floor's second round has no partner and is left out.
+    const [floor, gateway, pool, backend] = splitRatios(list, 2).map((s) => s.value);
+    expect(floor).toBeCloseTo(0.96);
+    expect(gateway).toBeCloseTo(950 / 960);
+    expect(pool).toBeCloseTo(0.98);
+    expect(backend).toBeCloseTo(1);
+  });
+
+  it("shows a ratio whose contestant did not run as unmeasured, not as a number", () => {
+    const splits = splitRatios(results(1900, 4), 2);
+    expect(splits[0]!.value).toBeNaN();
+    expect(splitTable(splits)).toContain("| TSGI floor 1w / node:http 1 process");
+    expect(splitTable(splits)).toMatch(/TSGI floor 1w \/ node:http 1 process +\| not measured \|/);
   });
 });
 
