@@ -38,7 +38,8 @@ const errors: ErrorStream = {
 };
 const ignoreWrite = () => undefined;
 
-// Header name → CGI key, computed once per name (as the gateway does).
+// Header name → environ key, computed once per name. (GETs only: Content-Type and Content-Length
+// would keep their HTTP_ names here, where the gateway gives them their CGI ones.)
 const keys = new Map<string, string>();
 function keyOf(name: string): string {
   let key = keys.get(name);

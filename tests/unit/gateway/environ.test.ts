@@ -121,7 +121,8 @@ describe("environ from a request (no root path, loopback trusted)", () => {
 
   it("maps every header name right past the key cache's bounds: many names of one length, long names", async () => {
     // Twelve names of 8 characters (a length bucket holds 8), one of 80 (longer than any cached),
-    // and a name with _ after a same-length name the cache keeps: each gets its own key or none.
+    // and X_Abc_de, which has no key, after X-Abc-de, whose key it would collide with. Twice:
+    // the second request reads what the first one cached.
     const sameLength = Array.from({ length: 12 }, (_, i) => `X-Len-${String(i).padStart(2, "0")}`);
     const long = `X-${"L".repeat(78)}`;
     const headers = [
