@@ -132,6 +132,24 @@ export function pairedRatio(
   return median(ratios);
 }
 
+/**
+ * Contestant `a`'s metric over `b`'s by `pairedRatio`, looked up by id in `results`; when either
+ * did not run, NaN and which one.
+ */
+function ratioOfIds(
+  results: ContestantResult[],
+  [a, b]: [string, string],
+  metricA: Metric,
+  metricB: Metric = metricA,
+): { value: number; unmeasured?: string } {
+  const ran = (id: string) => results.find((r) => r.id === id && r.samples.length > 0);
+  const left = ran(a);
+  if (left === undefined) return { value: NaN, unmeasured: `${a} did not run` };
+  const right = ran(b);
+  if (right === undefined) return { value: NaN, unmeasured: `${b} did not run` };
+  return { value: pairedRatio(left, right, metricA, metricB) };
+}
+
 /** Computes the issue's targets from the results (and the measured start-to-ready time). */
 export function checkTargets(
   results: ContestantResult[],
@@ -139,22 +157,19 @@ export function checkTargets(
   startToReadyMs: number | undefined,
 ): TargetCheck[] {
   const ids = contestantIds(workers);
-  const byId = new Map(results.map((r) => [r.id, r]));
   const ratio = (
     name: string,
     [a, b]: [string, string],
     metrics: [Metric, Metric],
     comparison: ">=" | "<=",
     limit: number,
-  ): TargetCheck => {
-    const check: TargetCheck = { name, value: NaN, comparison, limit, unit: "x" };
-    const left = byId.get(a);
-    const right = byId.get(b);
-    const ran = (r: ContestantResult | undefined) => r !== undefined && r.samples.length > 0;
-    if (!ran(left) || !ran(right))
-      return { ...check, unmeasured: `${ran(left) ? b : a} did not run` };
-    return { ...check, value: pairedRatio(left!, right!, metrics[0], metrics[1]) };
-  };
+  ): TargetCheck => ({
+    name,
+    comparison,
+    limit,
+    unit: "x",
+    ...ratioOfIds(results, [a, b], metrics[0], metrics[1]),
+  });
   const n = workers;
   const startToReady = {
     name: "foobar 2w start to ready",
@@ -229,7 +244,6 @@ export function checkSecondRoundTargets(
   workers: number,
 ): TargetCheck[] {
   const ids = contestantIds(workers);
-  const byId = new Map(results.map((r) => [r.id, r]));
   const n = workers;
   const ratio = (
     name: string,
@@ -238,15 +252,13 @@ export function checkSecondRoundTargets(
     metric: Metric,
     comparison: ">=" | "<=",
     limit: number,
-  ): TargetCheck => {
-    const check: TargetCheck = { name, value: NaN, comparison, limit, unit: "x" };
-    const [left, right] = [byId.get(a), byId.get(b)];
-    if (left === undefined || left.samples.length === 0)
-      return { ...check, unmeasured: `${a} did not run` };
-    if (right === undefined || right.samples.length === 0)
-      return { ...check, unmeasured: `${b} did not run` };
-    return { ...check, value: pairedRatio(left, right, metric) };
-  };
+  ): TargetCheck => ({
+    name,
+    comparison,
+    limit,
+    unit: "x",
+    ...ratioOfIds(results, [a, b], metric),
+  });
   return [
     ratio(
       "foobar 1w / node:http 1 process, req/s",
@@ -297,17 +309,12 @@ export interface SplitRatio {
  */
 export function splitRatios(results: ContestantResult[], workers: number): SplitRatio[] {
   const ids = contestantIds(workers);
-  const byId = new Map(results.map((r) => [r.id, r]));
   const n = workers;
-  const split = (name: string, a: string, b: string, isolates: string): SplitRatio => {
-    const [left, right] = [byId.get(a), byId.get(b)];
-    const ran = left !== undefined && right !== undefined;
-    const value =
-      ran && left.samples.length > 0 && right.samples.length > 0
-        ? pairedRatio(left, right, requestsPerSecond)
-        : NaN;
-    return { name, value, isolates };
-  };
+  const split = (name: string, a: string, b: string, isolates: string): SplitRatio => ({
+    name,
+    value: ratioOfIds(results, [a, b], requestsPerSecond).value,
+    isolates,
+  });
   return [
     split(
       "TSGI floor 1w / node:http 1 process",
