@@ -14,6 +14,7 @@
  */
 import { createServer } from "node:http";
 import { hello } from "../../app/hello.js";
+import { environKeyOf } from "../../tsgi/rules.js";
 import type {
   Environ,
   ErrorStream,
@@ -38,12 +39,11 @@ const errors: ErrorStream = {
 };
 const ignoreWrite = () => undefined;
 
-// Header name → environ key, computed once per name. (GETs only: Content-Type and Content-Length
-// would keep their HTTP_ names here, where the gateway gives them their CGI ones.)
-const keys = new Map<string, string>();
-function keyOf(name: string): string {
+// Header name → environ key by the contract's rule (tsgi/rules.ts), computed once per name.
+const keys = new Map<string, string | null>();
+function keyOf(name: string): string | null {
   let key = keys.get(name);
-  if (key === undefined) keys.set(name, (key = `HTTP_${name.toUpperCase().replaceAll("-", "_")}`));
+  if (key === undefined) keys.set(name, (key = environKeyOf(name)));
   return key;
 }
 
@@ -71,7 +71,10 @@ await serveFromArgs(process.argv.slice(2), (port) => {
     } as Environ;
     const raw = request.rawHeaders;
     const fields = environ as unknown as Record<string, string>;
-    for (let i = 0; i < raw.length; i += 2) fields[keyOf(raw[i]!)] = raw[i + 1]!;
+    for (let i = 0; i < raw.length; i += 2) {
+      const key = keyOf(raw[i]!);
+      if (key !== null) fields[key] = raw[i + 1]!;
+    }
 
     let status = "";
     let headers: HeaderList = [];
