@@ -11,7 +11,7 @@
  *   - Bodies stream both ways: `tsgi.input` is piped to the upstream as it arrives, and the
  *     upstream's body is returned as an async iterable (closing it aborts the upstream request).
  *   - Hop-by-hop headers are dropped both ways; `X-Forwarded-For/Proto/Host` get this hop
- *     appended.
+ *     appended. The upstream's banners (`Server`, `X-Powered-By`) are dropped.
  *   - The path stays under the upstream's base path: dot segments are resolved inside it, and
  *     what would climb out further on (double-encoded dots and slashes, backslashes) gets a 400
  *     (proxy-path.ts).
@@ -20,7 +20,7 @@ import { STATUS_CODES } from "node:http";
 import { Readable } from "node:stream";
 import { Pool } from "undici";
 import type { Application, Environ, Status } from "@foobar/tsgi";
-import { requestHeaders, responseHeaderList } from "./environ-http.js";
+import { requestHeaders, responseHeaderList, withoutHeaders } from "./environ-http.js";
 import { plainText } from "./plain-text.js";
 import { upstreamTarget } from "./proxy-path.js";
 
@@ -198,9 +198,11 @@ export function proxy(options: ProxyOptions): ProxyApplication {
         upstream.downUntil = 0;
         upstream.served++;
         const reason = STATUS_CODES[response.statusCode] ?? "Unknown";
+        // The upstream's banners stay here (nginx hides an upstream's Server too): the
+        // gateway's Server header names the hop the client talks to.
         startResponse(
           `${response.statusCode} ${reason}` as Status,
-          responseHeaderList(response.headers),
+          withoutHeaders(responseHeaderList(response.headers), "server", "x-powered-by"),
         );
         const stream = response.body;
         return {

@@ -17,7 +17,7 @@ import { isHeaderNamed } from "@foobar/tsgi/headers";
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 import { sendPlainResponse } from "./plain-response.js";
-import { SOFTWARE } from "./version.js";
+import { SERVER_HEADER } from "./version.js";
 
 /** The limits the guard enforces, named and documented as in settings.ts. */
 export type GuardSettings = Pick<
@@ -197,7 +197,7 @@ function rawErrorResponse({ status, reason }: RequestRefusal): string {
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
     `Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SOFTWARE}\r\n\r\n${body}`
+    `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SERVER_HEADER}\r\n\r\n${body}`
   );
 }
 
