@@ -1,6 +1,6 @@
 /**
  * k8s/ as a cluster would receive it: rendered by `kustomize build k8s/` (Debian trixie's
- * kustomize and kubectl, installed by .ci/install-k8s-tools.sh; `kubectl kustomize` must render
+ * kustomize and kubectl, installed by .ci/install-trixie-tools.sh; `kubectl kustomize` must render
  * the same, since `kubectl apply -k` is how docs/docker.md applies it), then every object checked
  * against the Kubernetes 1.33 API: the schemas (types, required fields) and strictly, every
  * field name at every depth (strict-fields.ts; a misspelt field fails). Then both pods against
@@ -20,12 +20,12 @@ import { shouldRun } from "../helpers/python.js";
 import { unknownFields } from "./strict-fields.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const TOOLS = join(process.env.K8S_TOOLS ?? "/opt/foobar/k8s-tools", "usr/bin");
+const TOOLS = join(process.env.TRIXIE_TOOLS ?? "/opt/foobar/trixie", "usr/bin");
 const KUSTOMIZE = join(TOOLS, "kustomize");
 const KUBECTL = join(TOOLS, "kubectl");
 const missing = [KUSTOMIZE, KUBECTL].filter((tool) => !existsSync(tool));
 const problem =
-  missing.length === 0 ? null : `no ${missing.join(", ")} (run .ci/install-k8s-tools.sh)`;
+  missing.length === 0 ? null : `no ${missing.join(", ")} (run .ci/install-trixie-tools.sh)`;
 
 const SCHEMAS: Record<string, (value: object) => { validate(): void }> = {
   "v1/Namespace": (v) => new Namespace(v as never),
