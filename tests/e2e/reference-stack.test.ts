@@ -45,7 +45,7 @@ describe.skipIf(skip)("the compose stack with the WSGI original at /wsgi/", () =
       PATH_INFO: "/a/b",
       QUERY_STRING: "x=1",
       RAW_URI: "/wsgi/a%2Fb?x=1",
-      SERVER_SOFTWARE: "gunicorn/20.1.0",
+      SERVER_SOFTWARE: "gunicorn/23.0.0",
     });
   });
 

@@ -50,6 +50,8 @@ export interface NginxOptions {
    * nginx's directory, for the files they name.
    */
   serverDirectives?: (dir: string) => string;
+  /** More directives for the http block, before the site (e.g. `include` of nginx/edge.conf). */
+  httpDirectives?: (dir: string) => string;
 }
 
 export interface RunningNginx {
@@ -67,6 +69,7 @@ export async function startNginx({
   upstreamPort,
   wsgiPort,
   serverDirectives,
+  httpDirectives,
 }: NginxOptions): Promise<RunningNginx> {
   if (NGINX === undefined) throw new Error("no nginx binary (apt-get install nginx)");
   const dir = mkdtempSync(join(tmpdir(), "foobar-nginx-"));
@@ -101,6 +104,7 @@ http {
   fastcgi_temp_path ${join(dir, "body")};
   uwsgi_temp_path ${join(dir, "body")};
   scgi_temp_path ${join(dir, "body")};
+  ${httpDirectives?.(dir) ?? ""}
   include ${join(dir, "foobar.conf")};
 }
 `,

@@ -5,9 +5,9 @@
  * (selectors, names, ports), the rollout settings do what docs/docker.md says, and nginx's config
  * is nginx/foobar.conf with only the planned changes.
  *
- * What this cannot catch: unknown (misspelt) fields — the schemas allow extra properties, as the
- * API server's non-strict decoding does — and anything only a live cluster shows. The tests
- * below assert the fields that matter by name, so a misspelt one of those fails here.
+ * Unknown (misspelt) fields pass the schemas, as the API server's non-strict decoding lets them:
+ * rendered.test.ts checks the kustomize output strictly. What neither can catch is anything only
+ * a live cluster shows.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
