@@ -33,6 +33,8 @@ export function helpText(): string {
     "Signals to the master: TERM graceful stop, INT/QUIT quick stop, HUP reload,",
     "TTIN/TTOU one worker more/less, USR1 reopen log files. See docs/gateway.md.",
     "",
+    "`gateway status --pid FILE` shows what each worker is doing (needs --metrics-bind).",
+    "",
   );
   return lines.join("\n");
 }

@@ -472,7 +472,8 @@ export const SETTINGS = [
     default: constant(null),
     defaultText: "none",
     parse: asOptionalAddress,
-    description: "Serve Prometheus metrics of all workers at /metrics on this address.",
+    description:
+      "Serve Prometheus metrics of all workers at /metrics on this address, and the worker stats (/stats, a live page at /).",
   }),
   setting({
     name: "app",
