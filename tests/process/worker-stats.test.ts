@@ -50,7 +50,7 @@ async function statsWhen(check: (stats: StatsDocument) => boolean): Promise<Stat
   return last!;
 }
 
-const eventsOf = (stats: StatsDocument, kind: ArbiterEvent["kind"], pid?: number) =>
+const eventsOf = (stats: StatsDocument, kind: ArbiterEvent["kind"], pid?: number | null) =>
   stats.events.filter((event) => event.kind === kind && (pid === undefined || event.pid === pid));
 
 beforeAll(async () => {
