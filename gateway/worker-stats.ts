@@ -46,7 +46,7 @@ export interface WorkerStats {
   /** Its max-requests bound, jitter included; 0: never recycled. */
   max_requests: number;
   in_flight: number;
-  /** The request it has been serving longest, or null. */
+  /** The request it started last, while in progress (worker-probe.ts), or null. */
   request: { method: string; path: string; for_s: number } | null;
   heartbeat_age_s: number;
   rss_bytes: number | null;
@@ -229,7 +229,7 @@ export class WorkerStatsBoard {
   #describe(record: WorkerRecordView, now: number, wall: number): WorkerStats {
     const known = this.#known.get(record.pid);
     const heard = known?.heard ?? null;
-    const oldest = heard?.oldest ?? null;
+    const current = heard?.current ?? null;
     return {
       pid: record.pid,
       age: record.age,
@@ -242,12 +242,12 @@ export class WorkerStatsBoard {
       max_requests: heard?.maxRequests ?? 0,
       in_flight: heard?.inFlight ?? 0,
       request:
-        oldest === null
+        current === null
           ? null
           : {
-              method: oldest.method,
-              path: oldest.path,
-              for_s: seconds(Math.max(0, wall - oldest.since)),
+              method: current.method,
+              path: current.path,
+              for_s: seconds(Math.max(0, wall - current.since)),
             },
       heartbeat_age_s: seconds(now - record.lastHeartbeat),
       rss_bytes: heard?.rss ?? null,

@@ -178,7 +178,8 @@ export class Worker implements WorkerView {
             record,
           );
         this.#countRequest();
-        probe?.requestFinished(record.request);
+        // No environ: refused before beforeRequest ran (a 400), so never counted in.
+        if (record.environ !== undefined) probe?.requestFinished(record.request);
       },
       // Only the access log, the metrics and post_request read a record's startedAt.
       timesRequests: accessLog !== null || observe !== null || post_request !== undefined,
