@@ -19,12 +19,14 @@ import { parseAddress, type Address } from "./addresses.js";
 import { addressFilePath } from "./stats-page.js";
 import type { StatsDocument, WorkerStats } from "./worker-stats.js";
 
-export const STATUS_USAGE = `usage: gateway status (--pid PIDFILE|PID | --metrics ADDRESS) [--watch [SECONDS]] [--json] [--events N]
-  --pid       the master's pidfile (gateway --pid) or its process id
-  --metrics   the master's --metrics-bind address (HOST:PORT or unix:PATH)
-  --watch     redraw every SECONDS (default 2) until Ctrl-C
-  --json      print the stats document (docs/gateway.md) instead of the table
-  --events    how many of the arbiter's recent events to show (default 8)
+/** `gateway status`'s usage; `gateway --help` shows it too. */
+export const STATUS_USAGE = `usage: gateway status (--pid PIDFILE|PID | --metrics ADDRESS) [options]
+What each worker of a running master is doing (the master needs --metrics-bind):
+  --pid PIDFILE|PID                  The master's pidfile (gateway --pid) or its process id.
+  --metrics ADDRESS                  The master's --metrics-bind address (HOST:PORT or unix:PATH).
+  --watch [SECONDS]                  Redraw every SECONDS (default 2) until Ctrl-C.
+  --json                             Print the stats document (docs/gateway.md) instead.
+  --events N                         How many recent arbiter events to show (default 8).
 `;
 
 class UsageError extends Error {}
@@ -214,12 +216,16 @@ export function renderStatus(stats: StatsDocument, events = 8): string {
 
 /** Runs `gateway status ARGS`; returns the exit code (2: usage, 1: no answer from the master). */
 export async function statusCommand(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(STATUS_USAGE);
+    return 0;
+  }
   let options: StatusOptions;
   try {
     options = parseStatusArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`gateway status: ${error.message}\n${STATUS_USAGE}`);
+    process.stderr.write(`gateway status: ${error.message} (see gateway status --help)\n`);
     return 2;
   }
   const show = async (): Promise<boolean> => {

@@ -264,8 +264,14 @@ describe("gateway status", () => {
         (error: { code: number; stderr: string }) => error,
       );
       expect(failure?.code, args.join(" ")).toBe(2);
-      expect(failure?.stderr.split("\n")[0]).toMatch(/^gateway status: /);
+      expect(failure?.stderr).toMatch(/^gateway status: [^\n]+ \(see gateway status --help\)\n$/);
     }
+  });
+
+  it("explains itself with --help", async () => {
+    const { stdout } = await status(["--help"]);
+    expect(stdout).toMatch(/^usage: gateway status \(--pid PIDFILE\|PID \| --metrics ADDRESS\)/);
+    expect(stdout).toContain("--watch [SECONDS]");
   });
 
   it("says so when nothing answers at the address", async () => {
