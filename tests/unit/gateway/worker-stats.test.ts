@@ -167,7 +167,7 @@ describe("the master's board", () => {
     workers.get(4242)!.state = "ready";
     board.heard(4242, message(1));
     const text = renderStatus(board.document());
-    expect(text).toMatch(/^master 1 \[app\]  generation 0  workers 1 \(wanted 2\)/);
+    expect(text).toMatch(/^master 1 \[app\] {2}generation 0 {2}workers 1 \(wanted 2\)/);
     expect(text).toMatch(
       /^4242 +1 +0 +busy +3 +\S+ +\S+ ago +50\.0 MB +POST \/upload \(1\.\ds\)$/m,
     );
