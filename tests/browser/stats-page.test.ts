@@ -4,16 +4,21 @@
  * with no reload of the page (server-sent events). Saves the screenshot the walkthrough shows
  * (docs/images/stats-page.png, rewritten only with UPDATE_SCREENSHOTS=1).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayProcess, get, loadLoop, waitUntil } from "../process/gateway-process.js";
+import {
+  GatewayProcess,
+  get,
+  loadLoop,
+  metricsPort,
+  waitUntil,
+} from "../process/gateway-process.js";
+import { CHROMIUM, haveChromium, launchChromium, watchPage } from "./chromium.js";
 import { ROOT, screenshotPath } from "./stack.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = screenshotPath("stats-page.png");
-const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && process.env.CI !== "true")
   console.warn(`browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
@@ -53,25 +58,12 @@ describe.runIf(haveChromium)("the arbiter's live page in Chromium", () => {
       "127.0.0.1:0",
       join(ROOT, "tests/fixtures/apps/slow.js"),
     ]);
-    const [match] = await server.waitForLog(/Serving metrics at: http:\/\/127\.0\.0\.1:(\d+)\//);
-    metrics = Number(match![1]);
+    metrics = await metricsPort(server);
     await server.ready(2);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on("console", (message) => {
-      if (message.type() === "error") browserErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => browserErrors.push(error.message));
+    await watchPage(page, browserErrors);
     page.on("framenavigated", () => (navigations += 1));
-    await page.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
     const response = await page.goto(`http://127.0.0.1:${metrics}/`);
     expect(response?.status()).toBe(200);
   });

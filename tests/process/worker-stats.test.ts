@@ -14,7 +14,7 @@ import {
   type ArbiterEvent,
   type StatsDocument,
 } from "../../gateway/worker-stats.js";
-import { APPS, CLI, GatewayProcess, get, waitUntil } from "./gateway-process.js";
+import { APPS, CLI, GatewayProcess, get, metricsPort, waitUntil } from "./gateway-process.js";
 
 vi.setConfig({ testTimeout: 90_000 });
 
@@ -68,10 +68,7 @@ beforeAll(async () => {
     pidfile,
     app,
   ]);
-  const [match] = await server.waitForLog(
-    /Serving metrics at: http:\/\/127\.0\.0\.1:(\d+)\/metrics/,
-  );
-  metrics = Number(match![1]);
+  metrics = await metricsPort(server);
 });
 
 afterAll(async () => {
@@ -309,10 +306,7 @@ describe("a worker stuck in a busy loop", () => {
       join(APPS, "spin.js"),
     ]);
     try {
-      const [match] = await stuck.waitForLog(
-        /Serving metrics at: http:\/\/127\.0\.0\.1:(\d+)\/metrics/,
-      );
-      metrics = Number(match![1]);
+      metrics = await metricsPort(stuck);
       await stuck.ready(1);
       const [pid] = await stuck.workerPids();
       get(stuck.port, "/spin").catch(() => {}); // never answered: the worker dies
