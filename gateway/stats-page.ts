@@ -136,6 +136,7 @@ const PAGE = `<!doctype html>
   .worker dt { color: #5d6577; } .worker dd { margin: 0; }
   .worker .request { min-height: 1.3em; font-size: .85rem; margin-top: .3rem; }
   .worker.served { box-shadow: 0 0 0 4px #1b7f3b55; }
+  .worker.silent .heartbeat { color: #b3261e; font-weight: bold; }
   .legend span { margin-right: 1rem; }
   .legend b { display: inline-block; width: .8rem; height: .8rem; border-radius: .2rem; vertical-align: middle; margin-right: .3rem; }
   table { border-collapse: collapse; width: 100%; max-width: 72rem; background: #fff; font-size: .88rem; }
@@ -213,7 +214,11 @@ function drawWorker(box, worker) {
   box.querySelector(".requests").textContent =
     worker.requests + (worker.max_requests > 0 ? " of " + worker.max_requests : "");
   box.querySelector(".uptime").textContent = duration(worker.uptime_s);
-  box.querySelector(".heartbeat").textContent = duration(worker.heartbeat_age_s) + " ago";
+  // A worker reports several times a second: silence means its event loop is stuck, and the
+  // master kills it once the silence outlasts --timeout.
+  box.classList.toggle("silent", worker.heartbeat_age_s > 2);
+  box.querySelector(".heartbeat").textContent = duration(worker.heartbeat_age_s) + " ago" +
+    (worker.heartbeat_age_s > 2 ? " (stuck?)" : "");
   box.querySelector(".rss").textContent = bytes(worker.rss_bytes);
   const request = worker.request;
   box.querySelector(".request").textContent = request === null ? "" :
