@@ -16,6 +16,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { parseAddress, type Address } from "./addresses.js";
+import { isRunning } from "./pidfile.js";
 import { addressFilePath } from "./stats-page.js";
 import type { StatsDocument, WorkerStats } from "./worker-stats.js";
 
@@ -60,6 +61,8 @@ function masterPid(text: string): number {
 
 /** The metrics address a master wrote beside its scoreboards (stats-page.ts writeAddressFile). */
 function addressOfMaster(pid: number): string {
+  // A master killed with SIGKILL leaves its file behind, and its pid may be reused.
+  if (!isRunning(pid)) throw new UsageError(`no process ${pid} is running`);
   const dirs = [...new Set(["/dev/shm", tmpdir()])];
   for (const dir of dirs) {
     const path = addressFilePath(dir, pid);
