@@ -28,6 +28,9 @@ import { LogFile, Logger } from "./log.js";
 import { MasterMetrics } from "./metrics.js";
 import { Pidfile } from "./pidfile.js";
 import { VERSION } from "./version.js";
+import { isWorkerStatsMessage } from "./worker-probe.js";
+import { WorkerStatsBoard } from "./worker-stats.js";
+import { statsRoutes, writeAddressFile } from "./stats-page.js";
 import {
   APP_LOAD_ERROR,
   isWorkerMessage,
@@ -142,6 +145,9 @@ export class Arbiter implements ServerView {
   #pidfile: Pidfile | null = null;
   #metrics: MasterMetrics | null = null;
   #metricsServer: Server | null = null;
+  /** The worker stats (worker-stats.ts), kept with --metrics-bind; every `#stats?.` is a report. */
+  #stats: WorkerStatsBoard | null = null;
+  #removeAddressFile: (() => void) | null = null;
 
   constructor(
     config: LoadedConfig,
@@ -220,6 +226,7 @@ export class Arbiter implements ServerView {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ silent: false });
     cluster.on("message", (worker, message: unknown) => {
+      if (isWorkerStatsMessage(message)) this.#stats?.heard(worker.process.pid ?? 0, message);
       if (isWorkerMessage(message)) this.#onMessage(worker, message);
     });
     cluster.on("exit", (worker, code, signal) => {
@@ -230,10 +237,13 @@ export class Arbiter implements ServerView {
     await this.#prepareSockets();
     if (this.settings.metrics_bind !== null) {
       this.#metrics = await MasterMetrics.create();
+      this.#stats = new WorkerStatsBoard(this);
       this.#metricsServer = this.#metrics.listen(
         parseAddress(this.settings.metrics_bind),
         this.log,
+        statsRoutes(this.#stats),
       );
+      this.#removeAddressFile = writeAddressFile(this.#metricsServer, this.#runtimeDir(), this.log);
     }
     this.log.info("Using worker: cluster (pre-fork accept, SCHED_NONE)");
     this.numWorkers = this.settings.workers;
@@ -278,6 +288,7 @@ export class Arbiter implements ServerView {
       const replacesRetiring = worker.state === "booting";
       if (replacesRetiring) worker.state = "ready";
       worker.booted = true;
+      if (replacesRetiring) this.#stats?.booted(worker.pid);
       this.#bootFailures = 0;
       for (const address of message.addresses)
         if (!this.#announced.has(address)) {
@@ -302,6 +313,7 @@ export class Arbiter implements ServerView {
       if (worker.state !== "ready") return;
       worker.state = "retiring";
       worker.reason = "max_requests";
+      this.#stats?.event("max_requests", worker.pid, `served ${message.served}: recycled`);
       this.manageWorkers(); // spawns the replacement
       // Others can take the traffic meanwhile: stop it now. A lone worker waits until its
       // replacement is ready, or the listening socket (owned by the workers) would close.
@@ -327,6 +339,7 @@ export class Arbiter implements ServerView {
       if (worker === undefined) continue;
       this.workers.delete(exit.pid);
       this.#removeScoreboard(worker);
+      this.#stats?.exited(exit.pid, exit, worker.reason, worker.booted);
       if (!halting && !worker.booted && worker.state !== "stopping") {
         this.#metrics?.countRestart("boot_failure");
         callHookSync(this.hooks, "child_exit", this.log, this, worker);
@@ -397,6 +410,7 @@ export class Arbiter implements ServerView {
   #abandonReload(how: string): boolean {
     const previous = this.#byAge("retiring").filter((worker) => worker.reason === "reload");
     if (previous.length === 0 || this.#previous === null) return false;
+    this.#stats?.hupFailed(`new workers cannot boot (${how}): the previous ones keep serving`);
     this.log.error(
       "Reload failed: new workers cannot boot (%s); the previous workers keep serving",
       how,
@@ -428,12 +442,18 @@ export class Arbiter implements ServerView {
           request ? ` while serving ${request}` : "",
         );
         worker.reason = "timeout";
+        this.#stats?.event(
+          "timeout",
+          worker.pid,
+          `no heartbeat for ${this.settings.timeout} s${request ? ` while serving ${request}` : ""}: SIGKILL`,
+        );
         this.#kill(worker, "SIGKILL");
       } else if (worker.stopDeadline !== undefined && now > worker.stopDeadline) {
         this.log.warning(
           "Worker (pid:%d) still busy after the graceful timeout: killed",
           worker.pid,
         );
+        this.#stats?.event("killed", worker.pid, "still busy after the graceful timeout: SIGKILL");
         this.#kill(worker, "SIGKILL");
       }
     }
@@ -461,8 +481,7 @@ export class Arbiter implements ServerView {
 
   spawnWorker(): void {
     this.#age += 1;
-    const tmp = this.settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
-    const scoreboard = join(tmp, `gateway-${this.pid}-${this.#age}.scoreboard`);
+    const scoreboard = join(this.#runtimeDir(), `gateway-${this.pid}-${this.#age}.scoreboard`);
     const boot: WorkerBoot = {
       settings: this.settings,
       age: this.#age,
@@ -486,6 +505,12 @@ export class Arbiter implements ServerView {
       killed: false,
     });
     this.log.info("Booting worker with pid: %d", pid);
+    this.#stats?.spawned(pid, this.#age);
+  }
+
+  /** Where the scoreboards (and the stats' address file) go: a tmpfs when there is one. */
+  #runtimeDir(): string {
+    return this.settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
   }
 
   /** Graceful stop of one worker: it finishes its requests; killed after graceful_timeout. */
@@ -494,6 +519,7 @@ export class Arbiter implements ServerView {
     worker.state = "stopping";
     worker.reason = reason;
     worker.stopDeadline = performance.now() + this.settings.graceful_timeout * 1000;
+    this.#stats?.event("stop", worker.pid, `${reason}: SIGTERM, it finishes its requests first`);
     this.#kill(worker, "SIGTERM");
   }
 
@@ -558,6 +584,7 @@ export class Arbiter implements ServerView {
       this.#pidfile.create(this.pid);
     }
     this.numWorkers = this.settings.workers;
+    this.#stats?.hupStarted();
     await this.#prepareSockets();
     await callHook(this.hooks, "on_reload", this.log, this);
     // Old workers keep serving until each new worker is ready (see #onMessage).
@@ -570,11 +597,19 @@ export class Arbiter implements ServerView {
   }
 
   async handleTTIN(): Promise<void> {
+    this.#stats?.event("ttin", null, `workers wanted: ${this.numWorkers} → ${this.numWorkers + 1}`);
     this.numWorkers += 1;
     this.manageWorkers();
   }
 
   async handleTTOU(): Promise<void> {
+    this.#stats?.event(
+      "ttou",
+      null,
+      this.numWorkers <= 1
+        ? "ignored: the master keeps at least one worker"
+        : `workers wanted: ${this.numWorkers} → ${this.numWorkers - 1}`,
+    );
     if (this.numWorkers <= 1) return;
     this.numWorkers -= 1;
     this.manageWorkers();
@@ -595,6 +630,7 @@ export class Arbiter implements ServerView {
   async halt(graceful: boolean, exitCode = 0): Promise<number> {
     this.#stopping = true;
     this.#metricsServer?.close();
+    this.#removeAddressFile?.();
     const deadline = performance.now() + this.settings.graceful_timeout * 1000;
     const signalAll = (signal: NodeJS.Signals) => {
       for (const worker of this.workers.values()) {

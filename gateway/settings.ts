@@ -472,7 +472,7 @@ export const SETTINGS = [
     default: constant(null),
     defaultText: "none",
     parse: asOptionalAddress,
-    description: "Serve Prometheus metrics of all workers at /metrics on this address.",
+    description: "Serve Prometheus /metrics, and the worker stats (/stats, /), on this address.",
   }),
   setting({
     name: "app",

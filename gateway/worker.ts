@@ -24,6 +24,7 @@ import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } 
 import { LogFile, Logger } from "./log.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { createGatewayServer, stopAccepting } from "./server.js";
+import { WorkerProbe, type WorkerStatsMessage } from "./worker-probe.js";
 import type { Environ } from "@foobar/tsgi";
 
 /** Exit codes the master reads as "do not respawn, stop the server" (Gunicorn's). */
@@ -50,7 +51,7 @@ export function isWorkerMessage(message: unknown): message is WorkerMessage {
   return typeof (message as { gateway?: unknown } | null)?.gateway === "string";
 }
 
-function send(message: WorkerMessage): void {
+function send(message: WorkerMessage | WorkerStatsMessage): void {
   if (process.connected) process.send?.(message);
 }
 
@@ -146,6 +147,11 @@ export class Worker implements WorkerView {
             settings.access_log_json,
           ));
     const observe = settings.metrics_bind === null ? null : await createWorkerMetrics();
+    // The master's stats page (--metrics-bind) hears what this worker does (worker-probe.ts).
+    const probe =
+      settings.metrics_bind === null
+        ? null
+        : new WorkerProbe(this.maxRequests, () => this.served, send);
 
     // The hooks are loaded by now and never change: a worker without them (the usual case)
     // does not pay a call per request for nothing.
@@ -154,6 +160,7 @@ export class Worker implements WorkerView {
       log: this.log,
       beforeRequest: (request: IncomingMessage, environ: Environ) => {
         this.#scoreboard.note(request.method ?? "-", request.url ?? "");
+        probe?.requestStarted(request);
         if (pre_request !== undefined)
           callHookSync(this.hooks, "pre_request", this.log, this, request, environ);
       },
@@ -171,6 +178,8 @@ export class Worker implements WorkerView {
             record,
           );
         this.#countRequest();
+        // No environ: refused before beforeRequest ran (a 400), so never counted in.
+        if (record.environ !== undefined) probe?.requestFinished(record.request);
       },
       // Only the access log, the metrics and post_request read a record's startedAt.
       timesRequests: accessLog !== null || observe !== null || post_request !== undefined,
@@ -186,6 +195,7 @@ export class Worker implements WorkerView {
     }
     await callHook(this.hooks, "post_worker_init", this.log, this);
     send({ gateway: "ready", addresses });
+    probe?.start();
   }
 
   #listen(server: Server, bind: string): Promise<string> {

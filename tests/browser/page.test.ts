@@ -5,15 +5,14 @@
  * shows (docs/images/hello-page.png, rewritten only with UPDATE_SCREENSHOTS=1).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nginxProblem } from "../helpers/nginx.js";
+import { CHROMIUM, haveChromium, launchChromium, watchPage } from "./chromium.js";
 import { screenshotPath, startStack, type Stack } from "./stack.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = screenshotPath("hello-page.png");
 const inCi = process.env.CI === "true";
-const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && !inCi)
   console.warn(`browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
@@ -39,23 +38,9 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
         (stack.viaNginx ? "nginx in front (nginx/foobar.conf)" : "no nginx, gateway directly") +
         `, at ${stack.url}`,
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-    // A blocked style, a script error or a refused load would show up here (CSP reports too).
-    page.on("console", (message) => {
-      if (message.type() === "error") browserErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => browserErrors.push(error.message));
-    // The page must work offline: any request that leaves loopback fails the test.
-    await page.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+    await watchPage(page, browserErrors);
   });
 
   afterAll(async () => {

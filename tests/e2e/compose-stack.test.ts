@@ -46,14 +46,20 @@ describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway"
     await stack?.down({ timeout: 10_000 });
   });
 
-  it("publishes nginx on port 8000 by default, and not the gateway", () => {
+  it("publishes nginx on port 8000 by default, and of the gateway only its stats page, on loopback", () => {
     const config = JSON.parse(docker(["compose", "config", "--format", "json"], 30_000)) as {
-      services: Record<string, { ports?: { target: number; published: string }[] }>;
+      services: Record<
+        string,
+        { ports?: { target: number; published?: string; host_ip?: string }[] }
+      >;
     };
     expect(config.services.nginx?.ports).toEqual([
       expect.objectContaining({ target: 8000, published: "8000" }),
     ]);
-    expect(config.services.gateway?.ports).toBeUndefined();
+    // The arbiter's page (issue 29): the host's 127.0.0.1, a port Docker picks per replica.
+    expect(config.services.gateway?.ports).toEqual([
+      { mode: "ingress", host_ip: "127.0.0.1", target: 9100, protocol: "tcp" },
+    ]);
   });
 
   it("serves hello through nginx, which hides its version", async () => {

@@ -219,4 +219,15 @@ describe("imports", () => {
     expect(reachable(validate).has(engine)).toBe(false);
     expect(reachable(engine).has(validate)).toBe(false);
   });
+
+  it("the master's worker stats never load a worker's request path", () => {
+    const statsSide = ["worker-stats", "worker-probe", "stats-page", "status-command"];
+    const requestPath = ["handler", "server", "environ", "app-loader", "worker", "input"].map(
+      (module) => join(ROOT, `gateway/${module}.ts`),
+    );
+    for (const module of statsSide) {
+      const reached = reachable(join(ROOT, `gateway/${module}.ts`));
+      expect(requestPath.filter((file) => reached.has(file)).map(name), module).toEqual([]);
+    }
+  });
 });
