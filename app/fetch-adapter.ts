@@ -32,6 +32,7 @@ import {
   abortLazyRequest,
   installFetchGlobals,
   knownBody,
+  knownHeaders,
   LazyRequest,
   type RequestSource,
 } from "./lazy-fetch.js";
@@ -129,7 +130,9 @@ const goodOrigins = new Set<string>();
  */
 function checkRequestUrl(environ: Environ): void {
   const authority = environ.HTTP_HOST ?? `${environ.SERVER_NAME}:${environ.SERVER_PORT}`;
-  const origin = `${environ["tsgi.url_scheme"]}://${authority}`;
+  // (The common case, plain http, is looked up by the Host header alone.)
+  const scheme = environ["tsgi.url_scheme"];
+  const origin = scheme === "http" ? authority : `${scheme}://${authority}`;
   if (goodOrigins.has(origin)) return;
   const url = new URL(requestUrl(environ));
   if (url.username !== "" || url.password !== "")
@@ -140,6 +143,8 @@ function checkRequestUrl(environ: Environ): void {
 /** Status and headers of a `Response` as TSGI has them, without hop-by-hop headers. */
 function statusAndHeaders(response: Response): [Status, HeaderList] {
   const reason = response.statusText || STATUS_CODES[response.status] || "Unknown";
+  const known = knownHeaders(response);
+  if (known !== undefined) return [`${response.status} ${reason}` as Status, known];
   const headers: HeaderList = [];
   // forEach would join repeated Set-Cookie headers into one (cookies contain commas);
   // getSetCookie() gives each one.
@@ -239,7 +244,7 @@ export interface FromFetchOptions {
 export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {}): Application {
   const lazy = options.lazy ?? true;
   if (lazy) installFetchGlobals();
-  return async function fetchApplication(environ, startResponse) {
+  return function fetchApplication(environ, startResponse) {
     let request: Request;
     let abort: () => void;
     try {
@@ -262,20 +267,29 @@ export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {})
       ]);
       return [BAD_REQUEST];
     }
-    const response = await handler(request, environ);
-    const [status, headers] = statusAndHeaders(response);
-    startResponse(status, headers);
-    // A string or bytes body the handler gave `new Response()`: sent as it is, no stream.
-    const bytes = knownBody(response);
-    if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
-      if (bytes === undefined) await response.body?.cancel().catch(() => undefined);
-      // Not an empty array: that would let the server add `Content-Length: 0`, which for a HEAD
-      // response claims the GET body is empty. The handler's own Content-Length passes as it is.
-      return NO_BODY;
-    }
-    if (bytes !== undefined) return bytes === null || bytes.length === 0 ? [] : [bytes];
-    if (response.body === null) return [];
-    return responseBody(response.body, abort);
+    const respond = (response: Response): ResponseBody | Promise<ResponseBody> => {
+      const [status, headers] = statusAndHeaders(response);
+      startResponse(status, headers);
+      // A string or bytes body the handler gave `new Response()`: sent as it is, no stream.
+      const bytes = knownBody(response);
+      if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
+        // Not an empty array: that would let the server add `Content-Length: 0`, which for a
+        // HEAD response claims the GET body is empty. The handler's Content-Length passes as is.
+        if (bytes !== undefined || response.body === null) return NO_BODY;
+        return response.body.cancel().then(
+          () => NO_BODY,
+          () => NO_BODY,
+        );
+      }
+      if (bytes !== undefined) return bytes === null || bytes.length === 0 ? [] : [bytes];
+      if (response.body === null) return [];
+      return responseBody(response.body, abort);
+    };
+    // A handler that answers at once is answered at once: no promise, as for a TSGI app.
+    const answer = handler(request, environ);
+    return typeof (answer as Partial<PromiseLike<Response>>).then === "function"
+      ? Promise.resolve(answer).then(respond)
+      : respond(answer as Response);
   };
 }
 

@@ -131,6 +131,8 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const toRealResponse = Symbol("real response");
 /** The body as bytes if it was a string or bytes and nothing has touched it; else undefined. */
 const knownBodySymbol = Symbol("known body");
+/** The headers as a list if no Headers object was made; else undefined. */
+const knownHeadersSymbol = Symbol("known headers");
 
 /**
  * A `Response` that keeps a string or bytes body as it was given. `status`, `statusText`,
@@ -199,6 +201,11 @@ export class LightResponse {
     return typeof value === "object" && value !== null && #body in value;
   }
 
+  [knownHeadersSymbol](): [string, string][] | undefined {
+    if (this.#real !== undefined || this.#headers !== undefined) return undefined;
+    return typeof this.#body === "string" ? [["content-type", TEXT_PLAIN]] : [];
+  }
+
   [knownBodySymbol](): Uint8Array | null | undefined {
     if (this.#real !== undefined) return undefined;
     const body = this.#body;
@@ -215,6 +222,15 @@ export class LightResponse {
     this.#headers = undefined;
     return this.#real;
   }
+}
+
+/**
+ * A light response's headers as a TSGI header list while it has no Headers object (no one has
+ * asked for `headers`, and its init gave none): only the content type of a string body.
+ * Undefined for any other response.
+ */
+export function knownHeaders(response: unknown): [string, string][] | undefined {
+  return LightResponse.isLight(response) ? response[knownHeadersSymbol]() : undefined;
 }
 
 /**
