@@ -28,6 +28,14 @@ import type {
 import { environKeyOf, forbidsBody, unquoteToNative } from "@foobar/tsgi/rules";
 import { readlines } from "@foobar/tsgi/readlines";
 import { isHopByHop, quotePath, requestHeaders } from "./environ-http.js";
+import {
+  abortLazyRequest,
+  installFetchGlobals,
+  knownBody,
+  knownHeaders,
+  LazyRequest,
+  type RequestSource,
+} from "./lazy-fetch.js";
 
 /** A fetch handler; `env` is whatever the runtime passes along (here: the environ). */
 export type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -99,9 +107,44 @@ export function toRequest(environ: Environ, signal?: AbortSignal): Request {
   } as RequestInit);
 }
 
+/** The environ as the parts of a `LazyRequest` (app/lazy-fetch.ts), each made when asked for. */
+function requestSource(environ: Environ): RequestSource {
+  return {
+    method: environ.REQUEST_METHOD,
+    url: () => requestUrl(environ),
+    headers: () => requestHeaders(environ),
+    body: () => (hasBody(environ) ? inputStream(environ["tsgi.input"]) : null),
+  };
+}
+
+// The scheme and authority of URLs that parsed, so a lazy request need not parse its URL on
+// every call to find out it can form one. (Bounded: a client that makes up Host headers cannot
+// grow it without limit.)
+const GOOD_ORIGINS_LIMIT = 1000;
+const goodOrigins = new Set<string>();
+
+/**
+ * Can the environ's URL be a Request's? Throws as `new Request(url)` would if not (a Host that
+ * is no host, or one with credentials). Only the origin can fail: the path is quoted, and the
+ * URL parser takes any query.
+ */
+function checkRequestUrl(environ: Environ): void {
+  const authority = environ.HTTP_HOST ?? `${environ.SERVER_NAME}:${environ.SERVER_PORT}`;
+  // (The common case, plain http, is looked up by the Host header alone.)
+  const scheme = environ["tsgi.url_scheme"];
+  const origin = scheme === "http" ? authority : `${scheme}://${authority}`;
+  if (goodOrigins.has(origin)) return;
+  const url = new URL(requestUrl(environ));
+  if (url.username !== "" || url.password !== "")
+    throw new TypeError("a request URL may not include credentials");
+  if (goodOrigins.size < GOOD_ORIGINS_LIMIT) goodOrigins.add(origin);
+}
+
 /** Status and headers of a `Response` as TSGI has them, without hop-by-hop headers. */
 function statusAndHeaders(response: Response): [Status, HeaderList] {
   const reason = response.statusText || STATUS_CODES[response.status] || "Unknown";
+  const known = knownHeaders(response);
+  if (known !== undefined) return [`${response.status} ${reason}` as Status, known];
   const headers: HeaderList = [];
   // forEach would join repeated Set-Cookie headers into one (cookies contain commas);
   // getSetCookie() gives each one.
@@ -188,13 +231,33 @@ const NO_BODY: ResponseBody = { *[Symbol.iterator]() {} };
 
 const BAD_REQUEST = new TextEncoder().encode("Bad Request: the request URL is not valid\n");
 
+export interface FromFetchOptions {
+  /**
+   * true (the default): the handler gets a lazy Request and its `new Response(…)` a light one
+   * (app/lazy-fetch.ts), and the globals `Request`, `Response` and `fetch` are replaced, once,
+   * by versions that accept them. false: a full undici Request per call, globals untouched.
+   */
+  lazy?: boolean;
+}
+
 /** Wraps a fetch handler `(request, env) => Response` as a TSGI application. */
-export function fromFetch(handler: FetchHandler): Application {
-  return async function fetchApplication(environ, startResponse) {
-    const controller = new AbortController();
+export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {}): Application {
+  const lazy = options.lazy ?? true;
+  if (lazy) installFetchGlobals();
+  return function fetchApplication(environ, startResponse) {
     let request: Request;
+    let abort: () => void;
     try {
-      request = toRequest(environ, controller.signal);
+      if (lazy) {
+        checkRequestUrl(environ);
+        const lazyRequest = new LazyRequest(requestSource(environ));
+        request = lazyRequest as unknown as Request;
+        abort = () => abortLazyRequest(lazyRequest);
+      } else {
+        const controller = new AbortController();
+        request = toRequest(environ, controller.signal);
+        abort = () => controller.abort();
+      }
     } catch (error) {
       // A Host header that cannot be part of a URL: the client's fault, not the app's.
       environ["tsgi.errors"].write(`fromFetch: ${requestUrl(environ)}: ${String(error)}\n`);
@@ -204,17 +267,29 @@ export function fromFetch(handler: FetchHandler): Application {
       ]);
       return [BAD_REQUEST];
     }
-    const response = await handler(request, environ);
-    const [status, headers] = statusAndHeaders(response);
-    startResponse(status, headers);
-    if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
-      await response.body?.cancel().catch(() => undefined);
-      // Not an empty array: that would let the server add `Content-Length: 0`, which for a HEAD
-      // response claims the GET body is empty. The handler's own Content-Length passes as it is.
-      return NO_BODY;
-    }
-    if (response.body === null) return [];
-    return responseBody(response.body, () => controller.abort());
+    const respond = (response: Response): ResponseBody | Promise<ResponseBody> => {
+      const [status, headers] = statusAndHeaders(response);
+      startResponse(status, headers);
+      // A string or bytes body the handler gave `new Response()`: sent as it is, no stream.
+      const bytes = knownBody(response);
+      if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
+        // Not an empty array: that would let the server add `Content-Length: 0`, which for a
+        // HEAD response claims the GET body is empty. The handler's Content-Length passes as is.
+        if (bytes !== undefined || response.body === null) return NO_BODY;
+        return response.body.cancel().then(
+          () => NO_BODY,
+          () => NO_BODY,
+        );
+      }
+      if (bytes !== undefined) return bytes === null || bytes.length === 0 ? [] : [bytes];
+      if (response.body === null) return [];
+      return responseBody(response.body, abort);
+    };
+    // A handler that answers at once is answered at once: no promise, as for a TSGI app.
+    const answer = handler(request, environ);
+    return typeof (answer as Partial<PromiseLike<Response>>).then === "function"
+      ? Promise.resolve(answer).then(respond)
+      : respond(answer as Response);
   };
 }
 

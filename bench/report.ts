@@ -467,3 +467,74 @@ export function barChartSvg(summaries: Summary[], title: string): string {
     "",
   ].join("\n");
 }
+
+/** The fetch bridge's contestants (issue #27), by id. */
+export const FETCH_IDS = {
+  honoNode: "hono-node",
+  honoFoobar: "hono-foobar-1",
+  honoFoobarEager: "hono-foobar-eager-1",
+  honoListener: "hono-listener-foobar-1",
+  helloToFetch: "hello-tofetch-hono-node",
+  expressNode: "express-node",
+  expressFoobar: "express-foobar-1",
+} as const;
+
+/**
+ * Issue #27's targets: a fetch handler under foobar at its own server's speed and latency,
+ * foobar's hello as a fetch handler at foobar's speed, and Express no slower through foobar.
+ */
+export function checkFetchTargets(results: ContestantResult[], workers: number): TargetCheck[] {
+  const foobar1 = contestantIds(workers).foobar1;
+  const { honoFoobar, honoNode, helloToFetch, expressFoobar, expressNode } = FETCH_IDS;
+  const targets: [string, [string, string], Metric, ">=" | "<=", number][] = [
+    [
+      "Hono via fromFetch, foobar 1w / Hono on @hono/node-server, req/s",
+      [honoFoobar, honoNode],
+      requestsPerSecond,
+      ">=",
+      0.9,
+    ],
+    [
+      "Hono via fromFetch, foobar 1w / Hono on @hono/node-server, p99",
+      [honoFoobar, honoNode],
+      p99,
+      "<=",
+      1.2,
+    ],
+    [
+      "foobar hello via toFetch on @hono/node-server / foobar 1w, req/s",
+      [helloToFetch, foobar1],
+      requestsPerSecond,
+      ">=",
+      0.9,
+    ],
+    [
+      "Express via fromExpress, foobar 1w / Express on node:http, req/s",
+      [expressFoobar, expressNode],
+      requestsPerSecond,
+      ">=",
+      1,
+    ],
+  ];
+  return targets.map(([name, pair, metric, comparison, limit]) => ({
+    name,
+    comparison,
+    limit,
+    unit: "x",
+    ...ratioOfIds(results, pair, metric),
+  }));
+}
+
+/** The ways fromFetch was measured against, each over the native server (no goal). */
+export function fetchAlternativeRatios(results: ContestantResult[]): SplitRatio[] {
+  const against = (a: string, isolates: string): SplitRatio => ({
+    name: `${results.find((r) => r.id === a)?.label ?? a} / Hono on @hono/node-server`,
+    value: ratioOfIds(results, [a, FETCH_IDS.honoNode], requestsPerSecond).value,
+    isolates,
+  });
+  return [
+    against(FETCH_IDS.honoFoobar, "the adopted way: lazy Request, light Response (the default)"),
+    against(FETCH_IDS.honoFoobarEager, "a full undici Request and Response per call"),
+    against(FETCH_IDS.honoListener, "@hono/node-server's listener over the Node-style stand-ins"),
+  ];
+}
