@@ -29,13 +29,13 @@ import { MasterMetrics } from "./metrics.js";
 import { Pidfile } from "./pidfile.js";
 import { VERSION } from "./version.js";
 import {
-  APP_LOAD_ERROR,
+  EXIT_APP,
+  EXIT_BOOT,
   isWorkerMessage,
-  WORKER_BOOT_ERROR,
   WORKER_ENV,
   type WorkerBoot,
   type WorkerMessage,
-} from "./worker.js";
+} from "./protocol.js";
 
 const SIGNALS = ["HUP", "TERM", "INT", "QUIT", "TTIN", "TTOU", "USR1"] as const;
 type SignalName = (typeof SIGNALS)[number];
@@ -357,7 +357,7 @@ export class Arbiter implements ServerView {
    * failed to load, else 3 (Gunicorn's "Worker failed to boot").
    */
   #bootFailed(exit: WorkerExit): void {
-    const definitive = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
+    const definitive = exit.code === EXIT_BOOT || exit.code === EXIT_APP;
     this.#bootFailures = definitive ? BOOT_FAILURE_BUDGET : this.#bootFailures + 1;
     const how = describeExit(exit);
     if (this.#bootFailures < BOOT_FAILURE_BUDGET) {
@@ -383,9 +383,9 @@ export class Arbiter implements ServerView {
       );
       return;
     }
-    throw exit.code === APP_LOAD_ERROR
-      ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
-      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, WORKER_BOOT_ERROR);
+    throw exit.code === EXIT_APP
+      ? new HaltServer("the app failed to load (see the error above)", EXIT_APP)
+      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, EXIT_BOOT);
   }
 
   /**

@@ -8,7 +8,7 @@
  * a client that may disconnect or be slow to read, and the gateway's error log.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Application, Environ, HeaderList } from "@foobar/tsgi";
+import type { Application, Environ } from "@foobar/tsgi";
 import { ContractViolation, ResponseEngine } from "@foobar/tsgi/response-engine";
 import type { Settings } from "./settings.js";
 import { buildEnviron, type ServerContext } from "./environ.js";
@@ -16,19 +16,9 @@ import { BadRequest } from "./errors.js";
 import { RequestInput } from "./input.js";
 import { describeError, type Logger } from "./log.js";
 import { sendPlainResponse } from "./plain-response.js";
+import type { ExchangeRecord } from "./hooks.js";
 
-/** What a finished exchange reports to the access log and metrics. */
-export interface ExchangeRecord {
-  environ: Environ | undefined;
-  request: IncomingMessage;
-  status: number;
-  /** Body bytes the app produced (what went on the wire, for a GET). */
-  bytes: number;
-  /** Response headers as the app gave them (the server's own are not included). */
-  headers: HeaderList;
-  /** `process.hrtime.bigint()` when the request arrived; 0n unless `timesRequests`. */
-  startedAt: bigint;
-}
+export type { ExchangeRecord } from "./hooks.js";
 
 export interface HandlerOptions extends Partial<Pick<Settings, "limit_request_body">> {
   context: ServerContext;

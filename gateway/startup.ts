@@ -20,12 +20,9 @@ import { AppImportError, loadApp, locateApp } from "./app-loader.js";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config.js";
 import { helpText, printConfig } from "./help.js";
 import { isRunning } from "./pidfile.js";
+import { EXIT_APP, EXIT_BOOT, EXIT_USAGE } from "./protocol.js";
 import { SETTINGS, type SettingName, type Settings } from "./settings.js";
 import { VERSION } from "./version.js";
-
-export const EXIT_USAGE = 2;
-export const EXIT_BOOT = 3;
-export const EXIT_APP = 4;
 
 /** The server cannot boot in this environment (exit 3): a path, an address. */
 export class BootError extends Error {
