@@ -18,14 +18,14 @@ import type { ReadableStreamReadResult } from "node:stream/web";
 import type {
   Application,
   Environ,
-  ErrorStream,
   HeaderList,
   InputStream,
   ResponseBody,
   StartResponse,
   Status,
 } from "@foobar/tsgi";
-import { environKeyOf, forbidsBody, unquoteToNative } from "@foobar/tsgi/rules";
+import { forbidsBody, unquoteToNative } from "@foobar/tsgi/rules";
+import { addRequestHeaders, createEnviron, type EnvironServer } from "@foobar/tsgi/environ";
 import { readlines } from "@foobar/tsgi/readlines";
 import { isHopByHop, quotePath, requestHeaders } from "./environ-http.js";
 
@@ -278,13 +278,17 @@ class StreamInput implements InputStream {
   }
 }
 
-/** `tsgi.errors` for a fetch server: the process's stderr. */
-const stderrErrors: ErrorStream = {
-  write: (text) => void process.stderr.write(text),
-  writelines: (lines) => {
-    for (const line of lines) process.stderr.write(line);
+/** What every environ of `toFetch` shares; `tsgi.errors` is the process's stderr. */
+const FETCH_SERVER: EnvironServer = {
+  software: "foobar-toFetch",
+  errors: {
+    write: (text) => void process.stderr.write(text),
+    writelines: (lines) => {
+      for (const line of lines) process.stderr.write(line);
+    },
+    flush: () => undefined,
   },
-  flush: () => undefined,
+  multiprocess: false,
 };
 
 /**
@@ -296,29 +300,23 @@ const stderrErrors: ErrorStream = {
 export function toEnviron(request: Request, env?: unknown): Environ {
   const url = new URL(request.url);
   const scheme = url.protocol === "https:" ? "https" : "http";
-  const environ = {
-    REQUEST_METHOD: request.method,
-    SCRIPT_NAME: "",
-    PATH_INFO: unquoteToNative(url.pathname),
-    QUERY_STRING: url.search.slice(1),
-    SERVER_NAME: url.hostname,
-    SERVER_PORT: url.port || (scheme === "https" ? "443" : "80"),
-    SERVER_PROTOCOL: "HTTP/1.1",
-    SERVER_SOFTWARE: "foobar-toFetch",
-    "tsgi.version": [1, 0],
-    "tsgi.url_scheme": scheme,
-    "tsgi.input": new StreamInput(request.body),
-    "tsgi.errors": stderrErrors,
-    "tsgi.multithread": false,
-    "tsgi.multiprocess": false,
-    "tsgi.run_once": false,
-    "tsgi.input_terminated": true,
-  } as Environ;
-  const cgi = environ as unknown as Record<string, string>;
-  request.headers.forEach((value, name) => {
-    const key = environKeyOf(name);
-    if (key !== null) cgi[key] = value;
-  });
+  const environ = createEnviron(
+    {
+      method: request.method,
+      scriptName: "",
+      pathInfo: unquoteToNative(url.pathname),
+      query: url.search.slice(1),
+      serverName: url.hostname,
+      serverPort: url.port || (scheme === "https" ? "443" : "80"),
+      protocol: "HTTP/1.1",
+      scheme,
+      input: new StreamInput(request.body),
+    },
+    FETCH_SERVER,
+  );
+  const rawHeaders: string[] = [];
+  request.headers.forEach((value, name) => void rawHeaders.push(name, value));
+  addRequestHeaders(environ, rawHeaders);
   environ.HTTP_HOST ??= url.host;
   if (isEnviron(env))
     for (const [key, value] of Object.entries(env))
