@@ -6,8 +6,8 @@
  */
 import express, { type Express } from "express";
 import { Hono } from "hono";
-import { fromExpress } from "../../app/express-adapter.js";
-import { fromFetch } from "../../app/fetch-adapter.js";
+import { fromExpress } from "@foobar/app/express-adapter";
+import { fromFetch } from "@foobar/app/fetch-adapter";
 
 export function helloHono(): Hono {
   const app = new Hono();

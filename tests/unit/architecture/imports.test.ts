@@ -233,6 +233,21 @@ describe("imports", () => {
     expect(fromMaster.has(join(ROOT, "gateway/protocol.ts"))).toBe(true);
   });
 
+  it("bench/ uses the packages only through what their exports maps offer", () => {
+    const byPath = sourceFiles(join(ROOT, "bench")).flatMap((file) =>
+      ts
+        .preProcessFile(readFileSync(file, "utf8"), true, true)
+        .importedFiles.map(({ fileName }) => fileName)
+        .filter((specifier) => specifier.startsWith("."))
+        .map((specifier) => name(resolve(dirname(file), specifier)))
+        .filter((target) => /^(tsgi|gateway|app)\//.test(target))
+        .map((target) => `${name(file)} imports ${target}`),
+    );
+    expect(byPath).toEqual([]);
+    // And it does use them (by name: @foobar/gateway/internal is the documented internal export).
+    expect(graph.get(join(ROOT, "bench/micro.ts"))).toContain(join(ROOT, "gateway/internal.ts"));
+  });
+
   it("the validator and the response engine share no code with each other", () => {
     const validate = join(ROOT, "tsgi/validate.ts");
     const engine = join(ROOT, "tsgi/response-engine.ts");
