@@ -14,10 +14,8 @@
  * Signal handlers only queue the signal; all the work happens in the loop.
  */
 import cluster, { type Worker as ClusterWorker } from "node:cluster";
-import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
-import { connect } from "node:net";
+import { readFileSync, unlinkSync } from "node:fs";
 import type { Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseAddress } from "./addresses.js";
@@ -27,6 +25,8 @@ import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } 
 import { LogFile, Logger } from "./log.js";
 import { MasterMetrics } from "./metrics.js";
 import { Pidfile } from "./pidfile.js";
+import { checkStartup } from "./startup.js";
+import { removeStaleSocket } from "./unix-socket.js";
 import { VERSION } from "./version.js";
 import {
   EXIT_APP,
@@ -74,26 +74,6 @@ interface WorkerExit {
   pid: number;
   code: number | null;
   signal: string | null;
-}
-
-/**
- * A unix socket file left by a master that was killed makes listen() fail with EADDRINUSE.
- * Remove it — but only if nothing answers on it (another server may own it).
- */
-async function removeStaleSocket(path: string): Promise<void> {
-  try {
-    if (!lstatSync(path).isSocket()) return;
-  } catch {
-    return; // no such file
-  }
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path, () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on("error", () => resolve(false));
-  });
-  if (!alive) unlinkSync(path);
 }
 
 /** The generation a HUP replaces: what a failed reload goes back to. */
@@ -461,8 +441,10 @@ export class Arbiter implements ServerView {
 
   spawnWorker(): void {
     this.#age += 1;
-    const tmp = this.settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
-    const scoreboard = join(tmp, `gateway-${this.pid}-${this.#age}.scoreboard`);
+    const scoreboard = join(
+      this.settings.worker_tmp_dir,
+      `gateway-${this.pid}-${this.#age}.scoreboard`,
+    );
     const boot: WorkerBoot = {
       settings: this.settings,
       age: this.#age,
@@ -531,6 +513,12 @@ export class Arbiter implements ServerView {
     let config: LoadedConfig;
     try {
       config = await loadConfig(this.argv);
+      // The start-up checks, before anything is switched: a reload to a path or an address this
+      // machine cannot give is refused, and the running generation keeps serving.
+      const { bind, metrics_bind } = this.settings;
+      await checkStartup(config.settings, config.sources, {
+        listening: metrics_bind === null ? bind : [...bind, metrics_bind],
+      });
     } catch (error) {
       this.log.error(
         "Reload failed, keeping the running configuration: %s",
