@@ -326,8 +326,6 @@ export function toEnviron(request: Request, env?: unknown): Environ {
   return environ;
 }
 
-const INTERNAL_ERROR = new TextEncoder().encode("Internal Server Error\n");
-
 /**
  * The response engine (tsgi/response-engine.ts: the server side of the contract, the gateway's
  * own) with a fetch `Response` as its output: the status and headers become the Response, the
@@ -335,7 +333,7 @@ const INTERNAL_ERROR = new TextEncoder().encode("Internal Server Error\n");
  * only as fast as the fetch server's client reads. Cancelling the stream is a client leaving.
  */
 class FetchExchange extends ResponseEngine {
-  /** Settles once the headers are out, or with a 500 if the app fails before that. */
+  /** Settles once the headers are out (the error response's, if the app failed first). */
   readonly response: Promise<Response>;
   #answer!: (response: Response) => void;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -409,24 +407,20 @@ class FetchExchange extends ResponseEngine {
     controller?.error(new Error(`${this.describe()}: the response body was cut off`));
   }
 
-  protected get clientGone(): boolean {
+  protected override get clientGone(): boolean {
     return this.#gone;
   }
 
-  protected watchClient(listener: () => void): void {
+  protected override watchClient(listener: () => void): void {
     this.#onGone = listener;
   }
 
-  protected unwatchClient(): void {
+  protected override unwatchClient(): void {
     this.#onGone = undefined;
   }
 
-  protected get isHead(): boolean {
-    return this.request.method === "HEAD";
-  }
-
-  /** Logs the failure; answers 500 if the headers are not out yet, else cuts the body off. */
-  protected answerFailure(error: unknown, headersSent: boolean): void {
+  /** Logs the failure (the engine then answers 500, or cuts the body off if too late). */
+  protected reportFailure(error: unknown): void {
     if (error instanceof ContractViolation)
       this.logError(
         `toFetch: ${this.describe()}: TSGI contract violation (${error.rule}): ${error.message}`,
@@ -435,19 +429,9 @@ class FetchExchange extends ResponseEngine {
       this.logError(
         `toFetch: ${this.describe()}: ${error instanceof Error ? error.stack : String(error)}`,
       );
-    if (headersSent) {
-      this.cutOff();
-      return;
-    }
-    this.#answer(
-      new Response(INTERNAL_ERROR, {
-        status: 500,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      }),
-    );
   }
 
-  protected closeFailed(error: unknown): void {
+  protected override closeFailed(error: unknown): void {
     this.logError(`toFetch: ${this.describe()}: body close() failed: ${String(error)}`);
   }
 
@@ -455,11 +439,9 @@ class FetchExchange extends ResponseEngine {
     this.errors.write(message + "\n");
   }
 
-  protected describe(): string {
+  protected override describe(): string {
     return `${this.request.method} ${this.request.url}`;
   }
-
-  protected onFinished(): void {}
 }
 
 /** Wraps a TSGI application as a fetch handler `(request, env?) => Promise<Response>`. */

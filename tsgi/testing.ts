@@ -149,15 +149,11 @@ class InMemoryExchange extends ResponseEngine {
   /** True once a body with a close() was closed; `closing` is an async close() still running. */
   closed = false;
   closing: Promise<void> | undefined;
-  readonly #method: string;
-  readonly #path: string;
   readonly #errors: ErrorStream;
   readonly #finished: () => void;
 
   constructor(environ: Environ, finished: () => void) {
     super();
-    this.#method = environ.REQUEST_METHOD;
-    this.#path = environ.SCRIPT_NAME + environ.PATH_INFO;
     this.#errors = environ["tsgi.errors"];
     this.#finished = finished;
   }
@@ -171,28 +167,14 @@ class InMemoryExchange extends ResponseEngine {
     if (last !== undefined && last.length > 0) this.chunks.push(last);
   }
   protected cutOff(): void {} // the body stays as far as it got; the log line says why
-  protected get clientGone(): boolean {
-    return false;
-  }
-  protected watchClient(): void {}
-  protected unwatchClient(): void {}
-  protected get isHead(): boolean {
-    return this.#method === "HEAD";
-  }
-  protected answerFailure(error: unknown): void {
-    this.failure ??= { error };
-  }
-  protected closeFailed(error: unknown): void {
+  protected reportFailure(error: unknown): void {
     this.failure ??= { error };
   }
   /** The server's complaints land where a gateway's would: next to what the app logged. */
   protected logError(message: string): void {
     this.#errors.write(message + "\n");
   }
-  protected describe(): string {
-    return `${this.#method} ${this.#path}`;
-  }
-  protected onFinished(): void {
+  protected override onFinished(): void {
     this.#finished();
   }
   protected override closeBody(): Promise<void> | undefined {
