@@ -1,8 +1,9 @@
 /**
  * Contestant: the contract's floor — hello served through TSGI with nothing of the gateway
  * around it. Each request gets the environ the gateway would build (tsgi/environ.ts), a
- * `startResponse` closure, the app's call, and the answer as Node's flat header array (with the `Server` and
- * `Content-Length` the gateway adds) and one `end()`.
+ * `startResponse` closure that only records (not the engine's: its checks are what the floor
+ * leaves out), the app's call, and the answer as Node's flat header array (with the `Server`
+ * and `Content-Length` the gateway adds) and one `end()`.
  *
  * Left out on purpose, to price them: the request guard's screening, `tsgi.input` (a stub here),
  * the response engine's checks and back-pressure, error answers, hooks and the worker's
