@@ -14,10 +14,8 @@
  * Signal handlers only queue the signal; all the work happens in the loop.
  */
 import cluster, { type Worker as ClusterWorker } from "node:cluster";
-import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
-import { connect } from "node:net";
+import { readFileSync, unlinkSync } from "node:fs";
 import type { Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseAddress } from "./addresses.js";
@@ -27,18 +25,19 @@ import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } 
 import { LogFile, Logger } from "./log.js";
 import { MasterMetrics } from "./metrics.js";
 import { Pidfile } from "./pidfile.js";
+import { checkStartup } from "./startup.js";
+import { removeStaleSocket } from "./unix-socket.js";
 import { VERSION } from "./version.js";
-import { isWorkerStatsMessage } from "./worker-probe.js";
 import { WorkerStatsBoard } from "./worker-stats.js";
 import { statsRoutes, writeAddressFile } from "./stats-page.js";
 import {
-  APP_LOAD_ERROR,
+  EXIT_APP,
+  EXIT_BOOT,
   isWorkerMessage,
-  WORKER_BOOT_ERROR,
   WORKER_ENV,
   type WorkerBoot,
   type WorkerMessage,
-} from "./worker.js";
+} from "./protocol.js";
 
 const SIGNALS = ["HUP", "TERM", "INT", "QUIT", "TTIN", "TTOU", "USR1"] as const;
 type SignalName = (typeof SIGNALS)[number];
@@ -77,26 +76,6 @@ interface WorkerExit {
   pid: number;
   code: number | null;
   signal: string | null;
-}
-
-/**
- * A unix socket file left by a master that was killed makes listen() fail with EADDRINUSE.
- * Remove it — but only if nothing answers on it (another server may own it).
- */
-async function removeStaleSocket(path: string): Promise<void> {
-  try {
-    if (!lstatSync(path).isSocket()) return;
-  } catch {
-    return; // no such file
-  }
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path, () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on("error", () => resolve(false));
-  });
-  if (!alive) unlinkSync(path);
 }
 
 /** The generation a HUP replaces: what a failed reload goes back to. */
@@ -226,7 +205,6 @@ export class Arbiter implements ServerView {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ silent: false });
     cluster.on("message", (worker, message: unknown) => {
-      if (isWorkerStatsMessage(message)) this.#stats?.heard(worker.process.pid ?? 0, message);
       if (isWorkerMessage(message)) this.#onMessage(worker, message);
     });
     cluster.on("exit", (worker, code, signal) => {
@@ -243,7 +221,11 @@ export class Arbiter implements ServerView {
         this.log,
         statsRoutes(this.#stats),
       );
-      this.#removeAddressFile = writeAddressFile(this.#metricsServer, this.#runtimeDir(), this.log);
+      this.#removeAddressFile = writeAddressFile(
+        this.#metricsServer,
+        this.settings.worker_tmp_dir,
+        this.log,
+      );
     }
     this.log.info("Using worker: cluster (pre-fork accept, SCHED_NONE)");
     this.numWorkers = this.settings.workers;
@@ -282,6 +264,7 @@ export class Arbiter implements ServerView {
     const worker = this.workers.get(child.process.pid ?? 0);
     if (worker === undefined) return;
     worker.lastHeartbeat = performance.now();
+    if (message.gateway === "stats") this.#stats?.heard(worker.pid, message);
     if (message.gateway === "ready") {
       // Only a worker of the current generation that just booted may release a retiring one;
       // an old worker whose "ready" arrives after a HUP retired it must not stop its sibling.
@@ -370,7 +353,7 @@ export class Arbiter implements ServerView {
    * failed to load, else 3 (Gunicorn's "Worker failed to boot").
    */
   #bootFailed(exit: WorkerExit): void {
-    const definitive = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
+    const definitive = exit.code === EXIT_BOOT || exit.code === EXIT_APP;
     this.#bootFailures = definitive ? BOOT_FAILURE_BUDGET : this.#bootFailures + 1;
     const how = describeExit(exit);
     if (this.#bootFailures < BOOT_FAILURE_BUDGET) {
@@ -396,9 +379,9 @@ export class Arbiter implements ServerView {
       );
       return;
     }
-    throw exit.code === APP_LOAD_ERROR
-      ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
-      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, WORKER_BOOT_ERROR);
+    throw exit.code === EXIT_APP
+      ? new HaltServer("the app failed to load (see the error above)", EXIT_APP)
+      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, EXIT_BOOT);
   }
 
   /**
@@ -481,7 +464,10 @@ export class Arbiter implements ServerView {
 
   spawnWorker(): void {
     this.#age += 1;
-    const scoreboard = join(this.#runtimeDir(), `gateway-${this.pid}-${this.#age}.scoreboard`);
+    const scoreboard = join(
+      this.settings.worker_tmp_dir,
+      `gateway-${this.pid}-${this.#age}.scoreboard`,
+    );
     const boot: WorkerBoot = {
       settings: this.settings,
       age: this.#age,
@@ -506,11 +492,6 @@ export class Arbiter implements ServerView {
     });
     this.log.info("Booting worker with pid: %d", pid);
     this.#stats?.spawned(pid, this.#age);
-  }
-
-  /** Where the scoreboards (and the stats' address file) go: a tmpfs when there is one. */
-  #runtimeDir(): string {
-    return this.settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
   }
 
   /** Graceful stop of one worker: it finishes its requests; killed after graceful_timeout. */
@@ -557,6 +538,12 @@ export class Arbiter implements ServerView {
     let config: LoadedConfig;
     try {
       config = await loadConfig(this.argv);
+      // The start-up checks, before anything is switched: a reload to a path or an address this
+      // machine cannot give is refused, and the running generation keeps serving.
+      const { bind, metrics_bind } = this.settings;
+      await checkStartup(config.settings, config.sources, {
+        listening: metrics_bind === null ? bind : [...bind, metrics_bind],
+      });
     } catch (error) {
       this.log.error(
         "Reload failed, keeping the running configuration: %s",

@@ -5,7 +5,7 @@
  * `--metrics-bind`, a listener separate from the application's.
  */
 import { createServer, type Server } from "node:http";
-import type { ExchangeRecord } from "./handler.js";
+import type { ExchangeRecord } from "./hooks.js";
 import { describeListener, type Address } from "./addresses.js";
 import type { Logger } from "./log.js";
 import type { Route } from "./stats-page.js";

@@ -13,10 +13,10 @@
 import { getRequestListener } from "@hono/node-server";
 import express, { type Express } from "express";
 import { Hono } from "hono";
-import { fromExpress } from "../../app/express-adapter.js";
-import { fromFetch } from "../../app/fetch-adapter.js";
-import { fromRequestListener } from "../../app/node-adapter.js";
-import type { Application } from "../../tsgi/types.js";
+import { fromExpress } from "@foobar/app/express-adapter";
+import { fromFetch } from "@foobar/app/fetch-adapter";
+import { fromRequestListener } from "@foobar/app/node-adapter";
+import type { Application } from "@foobar/tsgi";
 
 export function helloHono(): Hono {
   const app = new Hono();
