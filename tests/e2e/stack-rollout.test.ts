@@ -5,7 +5,7 @@
  *
  *  - docker/rollout.sh replaces every replica (1, then 3) with 0 failed requests;
  *  - `docker compose up -d --scale gateway=3 --no-recreate` fails 0 requests and nginx follows
- *    within 15 s (it re-resolves `gateway` itself: nginx/foobar.conf), and scaling back to 1
+ *    within 30 s (it re-resolves `gateway` itself: nginx/foobar.conf), and scaling back to 1
  *    fails 0 requests;
  *  - `docker kill` of one of three replicas fails 0 GETs (nginx passes them on); the POSTs that
  *    replica was running are lost (nginx never runs a POST twice): counted and reported;
@@ -93,11 +93,13 @@ describe.skipIf(skip)("the stack in production: rollout, scaling, a killed repli
     expect([...counts.hostnames].sort()).toEqual([...before, ...after].sort());
   });
 
-  it("scales 1 -> 3 under load with 0 failed requests, followed by nginx within 15 s", async () => {
+  it("scales 1 -> 3 under load with 0 failed requests, followed by nginx within 30 s", async () => {
     const counts = await underLoad(async () => {
       await scale(3);
       const started = Date.now();
-      await waitForReplicasAnswering(3, 15_000);
+      // A new replica boots (seconds, more on a loaded machine), and one that refused nginx
+      // before it listened is out of rotation for nginx's fail_timeout (5 s).
+      await waitForReplicasAnswering(3, 30_000);
       console.info(`[e2e stack] nginx followed 1 -> 3 replicas in ${Date.now() - started} ms`);
     });
     expectNoFailure("stack: scale 1 -> 3", counts);
