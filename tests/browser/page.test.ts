@@ -111,6 +111,26 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
     else expect(trail).toBe("(none)");
   });
 
+  it("loads over HTTPS with HTTP/2 through nginx, and the app sees https", async (context) => {
+    if (stack.httpsUrl === undefined) return context.skip("no nginx in front: no HTTPS");
+    // nginx's certificate is a throw-away self-signed one: this browser context trusts it.
+    const secure = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const tab = await secure.newPage();
+      await tab.route(/^(?!https:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+      const response = await tab.goto(stack.httpsUrl + "/");
+      expect(response?.status(), stack.output()).toBe(200);
+      // (A string: the test's types have no DOM.)
+      const protocol = await tab.evaluate<string>(
+        'performance.getEntriesByType("navigation")[0].nextHopProtocol',
+      );
+      expect(protocol).toBe("h2");
+      expect(await tab.locator("#url-scheme").textContent()).toBe("https");
+    } finally {
+      await secure.close();
+    }
+  });
+
   it("loads with no errors in the browser's console", () => {
     expect(browserErrors).toEqual([]);
   });

@@ -196,6 +196,21 @@ describe("k8s/: the objects fit together", () => {
     expect(volume!.configMap!.name).toBe("nginx");
   });
 
+  it("mounts the TLS Secret where nginx/foobar.conf reads the certificate, and serves HTTPS", () => {
+    const [container] = nginx.spec.template.spec.containers;
+    const mount = container!.volumeMounts!.find((m) => m.mountPath === "/etc/nginx/tls");
+    const volume = nginx.spec.template.spec.volumes!.find((v) => v.name === mount!.name) as {
+      secret?: { secretName: string };
+    };
+    expect(volume.secret?.secretName).toBe("nginx-tls");
+    const conf = readFileSync(join(ROOT, "nginx/foobar.conf"), "utf8");
+    expect(conf).toContain("ssl_certificate     /etc/nginx/tls/tls.crt;");
+    expect(conf).toContain("ssl_certificate_key /etc/nginx/tls/tls.key;");
+    const ports = (container as unknown as { ports: { name: string; containerPort: number }[] })
+      .ports;
+    expect(ports).toContainEqual({ name: "https", containerPort: 8443 });
+  });
+
   it("carries nginx/foobar.conf in the ConfigMap, changed only where Kubernetes differs", () => {
     const configMap = find<{ data: Record<string, string> }>("ConfigMap", "nginx");
     const project = readFileSync(join(ROOT, "nginx/foobar.conf"), "utf8");
