@@ -62,6 +62,7 @@ describe("environ from a request (no root path, loopback trusted)", () => {
         "gateway.raw_uri": "/caf%C3%A9/%FF/a%2Fb?q=caf%C3%A9+%2F",
       },
     ],
+    ["no query", GET("/x"), { PATH_INFO: "/x", QUERY_STRING: "" }],
     ["an empty query after ?", GET("/x?"), { PATH_INFO: "/x", QUERY_STRING: "" }],
     [
       "absolute-form target (what a proxy sends)",
