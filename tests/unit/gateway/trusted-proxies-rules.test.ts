@@ -3,7 +3,7 @@
  * trusts, and what a trusted peer's X-Forwarded-For / X-Forwarded-Proto do to the environ.
  * (Written to kill the mutants Stryker found surviving here: docs/mutation.md.)
  */
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { Environ } from "../../../tsgi/types.js";
 import { TrustedProxies } from "../../../gateway/trusted-proxies.js";
 
@@ -17,6 +17,16 @@ describe("the list", () => {
     expect(proxies.trusts("10.0.0.1")).toBe(true);
     expect(proxies.trusts("192.168.7.7")).toBe(true);
     expect(proxies.trusts("10.0.0.2")).toBe(false);
+  });
+
+  it("takes every prefix from /0 to the address's width", () => {
+    expect(new TrustedProxies("0.0.0.0/0").trusts("203.0.113.9")).toBe(true);
+    expect(new TrustedProxies("::/0").trusts("2001:db8::1")).toBe(true);
+    const exact = new TrustedProxies("10.0.0.1/32,2001:db8::1/128");
+    expect(exact.trusts("10.0.0.1")).toBe(true);
+    expect(exact.trusts("10.0.0.2")).toBe(false);
+    expect(exact.trusts("2001:db8::1")).toBe(true);
+    expect(exact.trusts("2001:db8::2")).toBe(false);
   });
 
   it("an address alone is that address, not a network", () => {
@@ -57,7 +67,11 @@ describe("the list", () => {
 });
 
 describe("a trusted peer's forwarding headers", () => {
-  const proxies = new TrustedProxies("127.0.0.1,10.0.0.0/8");
+  // Made in each test (not once here), so each test is seen to run the constructor too.
+  let proxies: TrustedProxies;
+  beforeEach(() => {
+    proxies = new TrustedProxies("127.0.0.1,10.0.0.0/8");
+  });
 
   it.each([
     ["http", "http"],
