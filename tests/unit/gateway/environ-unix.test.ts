@@ -57,14 +57,14 @@ describe("environ on a unix socket", () => {
     ["[::1]:8443", "", ["[::1]", "8443"]],
     ["[::1]", "", ["[::1]", "80"]],
     [":8080", "", ["localhost", "8080"]],
+    // The port a Host leaves out is the default of the scheme the proxy says the client used.
+    ["example.com", "X-Forwarded-Proto: https\r\n", ["example.com", "443"]],
+    ["example.com:8443", "X-Forwarded-Proto: https\r\n", ["example.com", "8443"]],
   ])("Host %j %s→ SERVER_NAME, SERVER_PORT %j", async (host, extra, expected) => {
     const environ = await environFor(`GET / HTTP/1.1\r\nHost: ${host}\r\n${extra}`);
     expect([environ.SERVER_NAME, environ.SERVER_PORT]).toEqual(expected);
   });
 
-  // (With X-Forwarded-Proto: https the port should be 443, as Gunicorn gives; today it is 80,
-  // because the scheme is applied after SERVER_PORT is derived: left to the environ builder's
-  // rewrite, docs/mutation.md.)
   it("without a Host (HTTP/1.0): localhost, port 80", async () => {
     const environ = await environFor("GET / HTTP/1.0\r\n");
     expect([environ.SERVER_NAME, environ.SERVER_PORT]).toEqual(["localhost", "80"]);
