@@ -297,20 +297,31 @@ export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {})
 
 // ---- toFetch: Request → environ, start_response + body → Response ----
 
-/** `tsgi.input` over a request's ReadableStream body, read only as the app asks. */
+const EMPTY = new Uint8Array(0);
+
+/**
+ * `tsgi.input` over a request's ReadableStream body, read only as the app asks. The body is
+ * asked of the Request only then: a lazy Request (@hono/node-server's, fromFetch's) builds its
+ * real undici Request, signal and stream for it, which an app that reads no body never needs.
+ */
 class StreamInput implements InputStream {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #buffer: Uint8Array = new Uint8Array(0);
-  #ended: boolean;
+  #buffer: Uint8Array = EMPTY;
+  #ended = false;
 
-  constructor(readonly body: ReadableStream<Uint8Array> | null) {
-    this.#ended = body === null;
-  }
+  constructor(readonly request: Request) {}
 
   /** Appends the next chunk to the buffer; false at the end of the body. */
   async #pull(): Promise<boolean> {
     if (this.#ended) return false;
-    this.#reader ??= this.body!.getReader();
+    if (this.#reader === undefined) {
+      const body = this.request.body;
+      if (body === null) {
+        this.#ended = true;
+        return false;
+      }
+      this.#reader = body.getReader();
+    }
     const step = await this.#reader.read();
     if (step.done) {
       this.#ended = true;
@@ -387,7 +398,7 @@ export function toEnviron(request: Request, env?: unknown): Environ {
       serverPort: url.port || (scheme === "https" ? "443" : "80"),
       protocol: "HTTP/1.1",
       scheme,
-      input: new StreamInput(request.body),
+      input: new StreamInput(request),
     },
     FETCH_SERVER,
   );
@@ -402,15 +413,63 @@ export function toEnviron(request: Request, env?: unknown): Environ {
 }
 
 /**
+ * The status and headers of a `Response`. The headers go as a plain object when no name repeats
+ * exactly — the form @hono/node-server hands to `writeHead` as it is, where a list would be
+ * turned into a Headers object and back — else as a list (repeated Set-Cookie, Vary…). The
+ * reason goes only if it is not the standard one, which a server writes anyway.
+ */
+function responseInit(
+  code: number,
+  status: string,
+  headers: HeaderList,
+  contentLength: number,
+): ResponseInit {
+  // A null prototype: a header named `__proto__` is a header like any other.
+  const record = Object.create(null) as Record<string, string>;
+  let repeated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (name in record) repeated = true;
+    record[name] = value;
+  }
+  const length = contentLength >= 0 ? String(contentLength) : undefined;
+  let init: Record<string, string> | [string, string][] = record;
+  // (The engine adds a length only where the app gave none.)
+  if (!repeated) {
+    if (length !== undefined) record["content-length"] = length;
+  } else {
+    const list = headers.map(([name, value]): [string, string] => [name, value]);
+    if (length !== undefined) list.push(["content-length", length]);
+    init = list;
+  }
+  const reason = status.slice(4);
+  return reason === STATUS_CODES[code]
+    ? { status: code, headers: init }
+    : { status: code, statusText: reason, headers: init };
+}
+
+/** The held chunks of a body as one: the chunk itself if there is one. */
+function joined(chunks: Uint8Array[]): Uint8Array | null {
+  if (chunks.length === 0) return null;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
  * The response engine (tsgi/response-engine.ts: the server side of the contract, the gateway's
- * own) with a fetch `Response` as its output: the status and headers become the Response, the
- * body a ReadableStream that the engine fills one chunk per read, so an app's generator runs
- * only as fast as the fetch server's client reads. Cancelling the stream is a client leaving.
+ * own) with a fetch `Response` as its output, made with whatever `Response` the runtime has
+ * (@hono/node-server's light one under its server). A body that is all in memory (an array,
+ * the common case) becomes a Response over its bytes, which a fetch server writes at once
+ * with no stream; any other body a ReadableStream that the engine fills one chunk per read, so
+ * an app's generator runs only as fast as the fetch server's client reads. Cancelling the
+ * stream is a client leaving.
  */
 class FetchExchange extends ResponseEngine {
-  /** Settles once the headers are out (the error response's, if the app failed first). */
-  readonly response: Promise<Response>;
-  #answer!: (response: Response) => void;
+  #response: Response | undefined;
+  #pending: Promise<Response> | undefined;
+  #answer: ((response: Response) => void) | undefined;
+  /** The init of a Response held until its body is complete (an array body being sent). */
+  #heldInit: ResponseInit | undefined;
+  #held: Uint8Array[] = [];
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The client cancelled the body, or the response has none to send (HEAD, 204, 304). */
   #gone = false;
@@ -423,20 +482,34 @@ class FetchExchange extends ResponseEngine {
     readonly errors: ErrorStream,
   ) {
     super();
-    this.response = new Promise((resolve) => (this.#answer = resolve));
   }
 
-  protected sendHead(contentLength: number): void {
-    const headers = this.headers.map(([name, value]): [string, string] => [name, value]);
-    if (contentLength >= 0) headers.push(["content-length", String(contentLength)]);
-    const init: ResponseInit = { status: this.code, statusText: this.status.slice(4), headers };
+  /**
+   * The Response once the headers are out (the error response's, if the app failed first): at
+   * once for an app that answered at once, else a promise.
+   */
+  get response(): Response | Promise<Response> {
+    return (this.#response ??
+      (this.#pending ??= new Promise((resolve) => (this.#answer = resolve))));
+  }
+
+  #respondWith(response: Response): void {
+    this.#response = response;
+    this.#answer?.(response);
+  }
+
+  protected sendHead(contentLength: number, complete: boolean): void {
+    const init = responseInit(this.code, this.status, this.headers, contentLength);
     if (this.isHead || forbidsBody(this.code)) {
       // No body may follow: the app's is not read any further, and closed (the engine sees a
       // client with nothing more to receive).
       this.#gone = true;
-      this.#answer(new Response(null, init));
-      return;
-    }
+      this.#respondWith(new Response(null, init));
+    } else if (complete) this.#heldInit = init;
+    else this.#respondWithStream(init);
+  }
+
+  #respondWithStream(init: ResponseInit): void {
     const body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => void (this.#controller = controller),
@@ -450,7 +523,7 @@ class FetchExchange extends ResponseEngine {
       },
       { highWaterMark: 0 }, // no read-ahead: a chunk is made when the client asks for one
     );
-    this.#answer(new Response(body, init));
+    this.#respondWith(new Response(body, init));
   }
 
   #wake(): void {
@@ -460,6 +533,10 @@ class FetchExchange extends ResponseEngine {
   }
 
   protected sendChunk(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#heldInit !== undefined) {
+      this.#held.push(chunk); // the rest of the array follows at once
+      return undefined;
+    }
     const controller = this.#controller;
     if (controller === undefined) return undefined;
     controller.enqueue(chunk);
@@ -468,6 +545,13 @@ class FetchExchange extends ResponseEngine {
   }
 
   protected endOutput(last?: Uint8Array): void {
+    const init = this.#heldInit;
+    if (init !== undefined) {
+      this.#heldInit = undefined;
+      if (last !== undefined && last.length > 0) this.#held.push(last);
+      this.#respondWith(new Response(joined(this.#held), init));
+      return;
+    }
     const controller = this.#controller;
     this.#controller = undefined;
     if (controller === undefined) return;
@@ -477,9 +561,28 @@ class FetchExchange extends ResponseEngine {
 
   /** The body ends in an error, so the client sees it is incomplete. */
   protected cutOff(): void {
+    const error = new Error(`${this.describe()}: the response body was cut off`);
+    const init = this.#heldInit;
+    if (init !== undefined) {
+      // Short of the app's Content-Length: what there is is read, then the stream fails.
+      this.#heldInit = undefined;
+      const chunks = this.#held;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull: (controller) => {
+            const chunk = chunks.shift();
+            if (chunk === undefined) controller.error(error);
+            else controller.enqueue(chunk);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      this.#respondWith(new Response(body, init));
+      return;
+    }
     const controller = this.#controller;
     this.#controller = undefined;
-    controller?.error(new Error(`${this.describe()}: the response body was cut off`));
+    controller?.error(error);
   }
 
   protected override get clientGone(): boolean {
@@ -519,7 +622,10 @@ class FetchExchange extends ResponseEngine {
   }
 }
 
-/** Wraps a TSGI application as a fetch handler `(request, env?) => Promise<Response>`. */
+/**
+ * Wraps a TSGI application as a fetch handler `(request, env?) => Response`: the Response
+ * itself when the app answered at once (an array body), else a promise of it.
+ */
 export function toFetch(app: Application): FetchHandler {
   return function tsgiFetchHandler(request, env) {
     const environ = toEnviron(request, env);
