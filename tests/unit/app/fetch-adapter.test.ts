@@ -9,6 +9,7 @@ import type {
   ResponseBody,
   Status,
 } from "../../../tsgi/types.js";
+import { unquoteToNative } from "../../../tsgi/rules.js";
 import { validate } from "../../../tsgi/validate.js";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -207,6 +208,54 @@ describe("toFetch", () => {
     expect(new TextDecoder().decode(await input.read(4))).toBe("line");
     expect(new TextDecoder().decode(await input.read())).toBe(" two\n");
     expect((await input.read()).length).toBe(0);
+  });
+
+  it("reads the URL as the URL parser does, on URLs it would and would not rewrite", () => {
+    const hosts = ["localhost", "127.0.0.1", "127.1", "0x7f.0.0.1", "EXAMPLE.com", "10.0.0.01"];
+    const moreHosts = ["xn--caf-dma.com", "[::1]", "a-b.c-d", "example.com."];
+    const ports = ["", ":80", ":443", ":8080", ":080", ":65535"];
+    const paths = ["/", "/a/./b", "/a/../b", "/a/%2e%2E/b", "/..", "/.hidden", "/a..b/"];
+    const morePaths = ["/caf%C3%A9", "/a b", "/x;y=1", "/@:$&'()*+,=~_-", "/a|b", "/a^b", "//x"];
+    const queries = [
+      "",
+      "?",
+      "?x=1&y=2",
+      "?q=caf%C3%A9",
+      "?a=%2F/?@:",
+      "?a=b|c^d`{}",
+      "?a'b",
+      "?x#f",
+    ];
+    let compared = 0;
+    for (const scheme of ["http", "https"])
+      for (const host of [...hosts, ...moreHosts])
+        for (const port of ports)
+          for (const path of [...paths, ...morePaths])
+            for (const query of queries) {
+              // As written (a lazy Request may give its URL unparsed), then as the parser has it.
+              const written = `${scheme}://${host}${port}${path}${query}`;
+              if (!URL.canParse(written)) continue;
+              for (const url of [written, new URL(written).href]) {
+                const parsed = new URL(url);
+                const request = { url, method: "GET", headers: new Headers(), body: null };
+                const environ = toEnviron(request as unknown as Request);
+                expect([
+                  environ.PATH_INFO,
+                  environ.QUERY_STRING,
+                  environ.SERVER_NAME,
+                  environ.SERVER_PORT,
+                  environ.HTTP_HOST,
+                ]).toEqual([
+                  unquoteToNative(parsed.pathname),
+                  parsed.search.slice(1),
+                  parsed.hostname,
+                  parsed.port || (scheme === "https" ? "443" : "80"),
+                  parsed.host,
+                ]);
+                compared++;
+              }
+            }
+    expect(compared).toBeGreaterThan(10_000);
   });
 
   it("lets the app replace its headers with excInfo until the first chunk", async () => {
@@ -431,7 +480,7 @@ describe("toFetch", () => {
       const { app, close } = arrayApp(["abc", "de"], [["Content-Length", "10"]]);
       const received: string[] = [];
       let failure: unknown;
-      let log = "";
+      let log: string;
       try {
         const response = await toFetch(app)(new Request("http://localhost/"));
         const reader = response.body!.getReader();
