@@ -6,8 +6,8 @@
  *   node dist/bench/servers/hello-to-fetch.js PORT
  */
 import { serve } from "@hono/node-server";
-import { toFetch } from "../../app/fetch-adapter.js";
-import { hello } from "../../app/hello.js";
+import { toFetch } from "@foobar/app/fetch-adapter";
+import { hello } from "@foobar/app/hello";
 import { serveFromArgs } from "./args.js";
 
 await serveFromArgs(process.argv.slice(2), (port) => {
