@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment } from "testcontainers";
+import { expectConfinedProcesses, HARDENED, hardeningOf, inspectContainer } from "./hardening.js";
 import {
   configureTestcontainers,
   containerLogs,
@@ -67,45 +68,20 @@ describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway"
   });
 
   it("runs every container hardened: read-only, no capabilities, no-new-privileges, memory and pids limits, no process as root", () => {
-    const ids = docker(["compose", "-p", project, "ps", "-q"]).split("\n");
-    const containers = ids.map((id) => JSON.parse(docker(["inspect", id]))[0] as Inspected);
+    const containers = docker(["compose", "-p", project, "ps", "-q"])
+      .split("\n")
+      .map(inspectContainer);
     const services = containers.map((container) => container.Config.Labels[SERVICE_LABEL]);
     expect([...new Set(services)].sort()).toEqual(["backend", "gateway", "nginx", "wsgi"]);
-    for (const { Id: id, Config, HostConfig } of containers) {
-      const service = Config.Labels[SERVICE_LABEL]!;
-      expect({ service, ...hardeningOf(HostConfig) }).toEqual({
+    for (const container of containers) {
+      const service = container.Config.Labels[SERVICE_LABEL]!;
+      expect({ service, ...hardeningOf(container) }).toEqual({
         service,
-        readOnly: true,
-        capDrop: ["ALL"],
-        noNewPrivileges: true,
-        memoryLimited: true,
-        pidsLimited: true,
+        ...HARDENED,
         // Only nginx writes outside /dev/shm (compose.yaml says what each path is for).
         tmpfs: service === "nginx" ? NGINX_TMPFS : [],
       });
-      // What the settings do, seen from inside: the root filesystem refuses a write…
-      const write = spawnSync("docker", ["exec", id, "sh", "-c", "touch /probe"], {
-        encoding: "utf8",
-      });
-      expect(write.status, service).not.toBe(0);
-      expect(write.stderr, service).toContain("Read-only file system");
-      // …and every process (the `sh` reading them included) is non-root, holds no capability,
-      // and cannot gain privileges.
-      const processes = processesOf(id);
-      expect(processes.length, service).toBeGreaterThan(1);
-      for (const process of processes)
-        expect({ service, ...process }, process.pid).toEqual({
-          service,
-          pid: process.pid,
-          uids: expect.not.arrayContaining(["0"]) as unknown,
-          capEff: "0000000000000000",
-          noNewPrivs: "1",
-        });
-      // docker top lists them from the host's side: no uid 0 there either.
-      const uids = docker(["top", id, "-o", "pid,uid"]).split("\n").slice(1);
-      expect(uids.length, service).toBeGreaterThan(0);
-      for (const line of uids)
-        expect(line.trim().split(/\s+/)[1], `${service}: ${line}`).not.toBe("0");
+      expectConfinedProcesses(container.Id, service);
     }
   });
 
@@ -224,53 +200,6 @@ describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway"
 
 const SERVICE_LABEL = "com.docker.compose.service";
 const NGINX_TMPFS = ["/etc/nginx/https-only.d", "/etc/nginx/tls", "/run", "/var/cache/nginx"];
-
-interface Inspected {
-  Id: string;
-  Config: { Labels: Record<string, string> };
-  HostConfig: {
-    ReadonlyRootfs: boolean;
-    CapDrop: string[] | null;
-    SecurityOpt: string[] | null;
-    Memory: number;
-    PidsLimit: number | null;
-    Tmpfs?: Record<string, string> | null;
-  };
-}
-
-function hardeningOf(host: Inspected["HostConfig"]) {
-  return {
-    readOnly: host.ReadonlyRootfs,
-    capDrop: host.CapDrop,
-    noNewPrivileges: (host.SecurityOpt ?? []).includes("no-new-privileges:true"),
-    memoryLimited: host.Memory > 0,
-    pidsLimited: (host.PidsLimit ?? 0) > 0,
-    tmpfs: Object.keys(host.Tmpfs ?? {}).sort(),
-  };
-}
-
-/** Every process in a container as /proc shows it from inside: its uids, capabilities, no_new_privs. */
-function processesOf(id: string) {
-  const status = docker([
-    ...["exec", id, "sh", "-c"],
-    'grep -H -E "^(Uid|CapEff|NoNewPrivs):" /proc/[0-9]*/status',
-  ]);
-  const byPid = new Map<
-    string,
-    { pid: string; uids: string[]; capEff: string; noNewPrivs: string }
-  >();
-  for (const line of status.split("\n")) {
-    const match = /^\/proc\/(\d+)\/status:(\w+):\s+(.*)$/.exec(line);
-    if (match === null) continue;
-    const [, pid, field, value] = match as unknown as [string, string, string, string];
-    const entry = byPid.get(pid) ?? { pid, uids: [], capEff: "", noNewPrivs: "" };
-    if (field === "Uid") entry.uids = value.split(/\s+/);
-    if (field === "CapEff") entry.capEff = value;
-    if (field === "NoNewPrivs") entry.noNewPrivs = value;
-    byPid.set(pid, entry);
-  }
-  return [...byPid.values()];
-}
 
 async function waitFor<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
