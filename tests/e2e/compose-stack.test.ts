@@ -90,6 +90,9 @@ describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway"
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("Hello, World!");
     expect(response.headers.get("server")).toBe("nginx");
+    // nginx/edge.conf is in the stack's nginx: its security headers are on every response.
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("content-security-policy")).toBe("frame-ancestors 'none'");
   });
 
   it("lets the app see the client's address and scheme, forwarded by nginx and trusted by the gateway", async () => {
