@@ -90,14 +90,16 @@ build_node() {
 }
 
 build_nginx() {
-  if have_image "$NGINX_IMAGE"; then log "$NGINX_IMAGE exists"; else
+  if have_image "$NGINX_SYSTEM_IMAGE"; then log "$NGINX_SYSTEM_IMAGE exists"; else
     # openssl: the official image has it too (ca-certificates depends on it); the entry point
     # script nginx/entrypoint.d makes the self-signed certificate with it.
     debootstrap_image forky "$NGINX_SYSTEM_IMAGE" --include=nginx,openssl
-    log "building $NGINX_IMAGE from Debian forky's nginx package"
-    docker build -q --build-arg NGINX_SYSTEM_IMAGE="$NGINX_SYSTEM_IMAGE" -t "$NGINX_IMAGE" \
-      -f base-images/nginx.Dockerfile base-images >/dev/null
   fi
+  # Always built (seconds, Docker's cache): a stand-in left by an older nginx.Dockerfile is
+  # brought up to date (e.g. the `nginx` user of the official image).
+  log "building $NGINX_IMAGE from Debian forky's nginx package"
+  docker build -q --build-arg NGINX_SYSTEM_IMAGE="$NGINX_SYSTEM_IMAGE" -t "$NGINX_IMAGE" \
+    -f base-images/nginx.Dockerfile base-images >/dev/null
   docker tag "$NGINX_IMAGE" "$NGINX_OFFICIAL"
   log "$NGINX_OFFICIAL -> $NGINX_IMAGE (local stand-in)"
 }

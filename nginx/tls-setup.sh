@@ -40,11 +40,12 @@ case "${FOOBAR_HTTPS_ONLY:-off}" in
     [ "$port" = 443 ] || authority="\$host:$port"
     cat >"$SWITCH_DIR/https-only.conf" <<CONF
 # Written by nginx/tls-setup.sh because FOOBAR_HTTPS_ONLY=on.
+# HSTS for one year (browsers honour it over HTTPS only, RFC 6797 §8.1): foobar.conf's
+# http-level add_header sends it (an add_header here would drop edge.conf's headers).
+set \$foobar_hsts "max-age=31536000";
 if (\$scheme = http) {
     return 308 https://$authority\$request_uri;
 }
-# One year; browsers honour it over HTTPS only (RFC 6797 §8.1).
-add_header Strict-Transport-Security "max-age=31536000" always;
 CONF
     echo "$me: HTTPS only: HTTP redirects to https://$authority, HSTS on"
     ;;

@@ -14,6 +14,7 @@ import { docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
 import { freePort } from "../helpers/net.js";
 import { expectGracefulScenario, underLoad, waitForHostnames } from "./load.js";
 import { waitUntil } from "../process/gateway-process.js";
+import { expectConfinedProcesses, HARDENED, hardeningOf, inspectContainer } from "./hardening.js";
 
 // A rolling update waits for each of 3 tasks to turn healthy plus the update delay: tens of
 // seconds, more on a loaded machine, so well past the suite's 30 s default.
@@ -91,6 +92,51 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
       );
     } finally {
       docker(["swarm", "leave", "--force"]);
+      // nginx's tmpfs volumes (`stack rm` leaves volumes): gone once no container holds them.
+      await waitUntil(
+        () => {
+          const volumes = docker([
+            ...["volume", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`],
+          ]);
+          if (volumes === "") return true;
+          try {
+            docker(["volume", "rm", ...volumes.split("\n")]);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        2_000,
+      );
+    }
+  });
+
+  it("runs every task hardened as in compose: read-only, no capabilities, limits, no process as root", () => {
+    const containers = docker([
+      ...["ps", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`],
+    ])
+      .split("\n")
+      .map(inspectContainer);
+    const services = containers.map((c) => c.Config.Labels["com.docker.swarm.service.name"]);
+    expect([...new Set(services)].sort()).toEqual([`${STACK}_gateway`, `${STACK}_nginx`]);
+    for (const container of containers) {
+      const service = container.Config.Labels["com.docker.swarm.service.name"]!;
+      const { noNewPrivileges, ...settings } = hardeningOf(container);
+      // Docker 20.10's Swarm has no no-new-privileges option (docker/stack.yaml): whatever the
+      // engine set, the processes must show it.
+      const { noNewPrivileges: _, ...expected } = HARDENED;
+      expect({ service, ...settings }).toEqual({ service, ...expected, tmpfs: [] });
+      const volumes = (container.HostConfig.Mounts ?? [])
+        .filter((mount) => mount.Type === "volume")
+        .map((mount) => mount.Target)
+        .sort();
+      expect(volumes, service).toEqual(
+        service.endsWith("_nginx")
+          ? ["/etc/nginx/https-only.d", "/etc/nginx/tls", "/run", "/var/cache/nginx"]
+          : [],
+      );
+      expectConfinedProcesses(container.Id, service, noNewPrivileges);
     }
   });
 

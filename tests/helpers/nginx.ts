@@ -1,7 +1,7 @@
 /**
- * The project's nginx (nginx/foobar.conf, Debian's nginx binary) in front of a gateway, on
- * loopback, without Docker. nginx/loopback.ts rewrites the config's upstream, listen, /wsgi/ and
- * access-log lines to this run's ports and a temporary directory; nginx runs in the foreground
+ * The project's nginx (nginx/foobar.conf and nginx/edge.conf, Debian's nginx binary) in front of
+ * a gateway, on loopback, without Docker. nginx/loopback.ts rewrites the site's upstream, listen,
+ * /wsgi/ and access-log lines to this run's ports and a temporary directory; nginx runs in the foreground
  * as a child of the test process and is stopped (and its directory removed) by `stop()`.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -20,6 +20,7 @@ import { loopbackSite } from "../../nginx/loopback.js";
 import { accepts, freePort } from "./net.js";
 
 const CONFIG = new URL("../../nginx/foobar.conf", import.meta.url);
+const EDGE = new URL("../../nginx/edge.conf", import.meta.url);
 
 export const NGINX = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].find(
   existsSync,
@@ -50,8 +51,12 @@ export interface NginxOptions {
    * the files they name.
    */
   serverDirectives?: (dir: string) => string;
-  /** More directives for the http block, before the site (e.g. `include` of nginx/edge.conf). */
-  httpDirectives?: (dir: string) => string;
+  /**
+   * The edge's rules for the http block, given nginx's directory: by default the shipped
+   * nginx/edge.conf, included as compose.yaml, docker/stack.yaml and k8s/ include it, so the
+   * tests exercise what ships (a test of the edge itself passes a variant).
+   */
+  edge?: (dir: string) => string;
   /** Serve HTTPS (HTTP/2) too, on this port, with a throw-away certificate for 127.0.0.1. */
   tlsPort?: number;
 }
@@ -71,7 +76,7 @@ export async function startNginx({
   upstreamPort,
   wsgiPort,
   serverDirectives,
-  httpDirectives,
+  edge = () => `include ${EDGE.pathname};`,
   tlsPort,
 }: NginxOptions): Promise<RunningNginx> {
   if (NGINX === undefined) throw new Error("no nginx binary (apt-get install nginx)");
@@ -108,7 +113,7 @@ http {
   fastcgi_temp_path ${join(dir, "body")};
   uwsgi_temp_path ${join(dir, "body")};
   scgi_temp_path ${join(dir, "body")};
-  ${httpDirectives?.(dir) ?? ""}
+  ${edge(dir)}
   include ${join(dir, "foobar.conf")};
 }
 `,

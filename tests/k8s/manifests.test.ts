@@ -64,7 +64,10 @@ interface DeploymentShape {
       spec: {
         terminationGracePeriodSeconds: number;
         containers: Container[];
-        volumes?: { name: string; configMap?: { name: string } }[];
+        volumes?: {
+          name: string;
+          configMap?: { name: string; items?: { key: string; path: string }[] };
+        }[];
       };
     };
   };
@@ -204,5 +207,12 @@ describe("k8s/: the objects fit together", () => {
     expect(configMap.data["default.conf"]).toContain("keepalive 256;");
     expect(configMap.data["default.conf"]).toContain("server gateway:8000 max_fails=0;");
     expect(configMap.data["default.conf"]).not.toContain("/wsgi/");
+  });
+
+  it("carries nginx/edge.conf unchanged beside it, mounted into conf.d (nginx's http {})", () => {
+    const configMap = find<{ data: Record<string, string> }>("ConfigMap", "nginx");
+    expect(configMap.data["edge.conf"]).toBe(readFileSync(join(ROOT, "nginx/edge.conf"), "utf8"));
+    const volume = nginx.spec.template.spec.volumes!.find((v) => v.name === "config");
+    expect(volume!.configMap!.items).toContainEqual({ key: "edge.conf", path: "edge.conf" });
   });
 });

@@ -7,6 +7,7 @@
  * machine, which the limits leave alone).
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Application } from "../../../tsgi/types.js";
@@ -14,6 +15,7 @@ import { startGateway, type RunningGateway } from "../../helpers/gateway.js";
 import { nginxProblem, startNginx, type RunningNginx } from "../../helpers/nginx.js";
 import { shouldRun } from "../../helpers/python.js";
 import { exchange } from "../../hostile/raw-http.js";
+import { freePort } from "../../helpers/net.js";
 
 const EDGE = readFileSync(new URL("../../../nginx/edge.conf", import.meta.url), "utf8");
 const SHIPPED = { rate: "10000r/s", burst: "20000", connections: "1024" };
@@ -76,6 +78,24 @@ async function send(port: number, request: string, localAddress = "127.0.0.1"): 
   return { status: response.status, headers, body: response.body.toString() };
 }
 
+/** An HTTPS GET over TLS (the test certificate is self-signed: taken, as `curl -k` does). */
+function httpsGet(port: number, path: string): Promise<Answer> {
+  return new Promise((resolve, reject) =>
+    request({ host: "127.0.0.1", port, path, rejectUnauthorized: false }, (response) => {
+      const headers = new Map<string, string[]>();
+      for (let i = 0; i < response.rawHeaders.length; i += 2) {
+        const name = response.rawHeaders[i]!.toLowerCase();
+        headers.set(name, [...(headers.get(name) ?? []), response.rawHeaders[i + 1]!]);
+      }
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.on("end", () => resolve({ status: response.statusCode!, headers, body }));
+    })
+      .on("error", reject)
+      .end(),
+  );
+}
+
 const get = (port: number, path: string, localAddress?: string) =>
   send(port, `GET ${path} HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n`, localAddress);
 
@@ -85,7 +105,7 @@ describe.runIf(shouldRun("nginx edge rules", nginxProblem()))("nginx/edge.conf",
   const nginxWith = async (limits?: Partial<typeof SHIPPED>) => {
     const proxy = await startNginx({
       upstreamPort: gateway.port,
-      httpDirectives: edgeWith(limits),
+      edge: edgeWith(limits),
     });
     proxies.push(proxy);
     return proxy;
@@ -132,6 +152,23 @@ describe.runIf(shouldRun("nginx edge rules", nginxProblem()))("nginx/edge.conf",
       expect(answer.status).toBe(status);
       expect(edgeHeadersOf(answer)).toEqual(EDGE_HEADERS);
     });
+
+    it.each([
+      ["the app's page", "/", 200],
+      ["nginx's 502", "/wsgi/", 502],
+    ])(
+      "are on HTTPS responses too (%s), from the edge.conf startNginx includes by default",
+      async (_what, path, status) => {
+        const tlsPort = await freePort();
+        const proxy = await startNginx({ upstreamPort: gateway.port, tlsPort });
+        proxies.push(proxy);
+        const answer = await httpsGet(tlsPort, path);
+        expect(answer.status).toBe(status);
+        expect(edgeHeadersOf(answer)).toEqual(EDGE_HEADERS);
+        // The HTTPS-only switch is off here: no HSTS (its header is added at the same level).
+        expect(answer.headers.get("strict-transport-security")).toBeUndefined();
+      },
+    );
 
     it("leave an app's own policy as it is, and add the ones it did not send", async () => {
       const answer = await get(port, "/own-policy");
