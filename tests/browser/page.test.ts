@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { noteSkip } from "../helpers/skips.js";
 import { nginxProblem } from "../helpers/nginx.js";
 import { screenshotPath, startStack, type Stack } from "./stack.js";
 
@@ -16,7 +17,7 @@ const inCi = process.env.CI === "true";
 const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && !inCi)
-  console.warn(`browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+  noteSkip("the hello page in Chromium", `${CHROMIUM} is missing (apt-get install chromium)`);
 
 describe("a browser needs Chromium in CI", () => {
   it.runIf(inCi)(`finds ${CHROMIUM}`, () => {
