@@ -19,6 +19,12 @@ const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !inCi)
   noteSkip("the hello page in Chromium", `${CHROMIUM} is missing (apt-get install chromium)`);
 
+if (!inCi)
+  noteSkip(
+    "a browser needs Chromium in CI",
+    "checked under CI=true only, where .ci/run installs Chromium",
+  );
+
 describe("a browser needs Chromium in CI", () => {
   it.runIf(inCi)(`finds ${CHROMIUM}`, () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing; .ci/run installs it`).toBe(true);
