@@ -118,7 +118,8 @@ export function toolsOf(step: Step): Set<(typeof TOOLS)[number]> {
           : [];
     for (const command of commands)
       for (const tool of TOOLS)
-        if (new RegExp(`(^|[\\s|(;&])${tool}\\b`).test(command)) tools.add(tool);
+        // `docker ps` is Docker's own command, not procps' ps.
+        if (new RegExp(`(^|[\\s|(;&])(?<!docker )${tool}\\b`).test(command)) tools.add(tool);
   }
   return tools;
 }
