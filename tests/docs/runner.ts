@@ -169,12 +169,14 @@ export class DocRun {
   private readonly ports = new Map<number, number>();
   private readonly pids = new Map<string, string>();
   private readonly terminals: Terminal[] = [];
-  private readonly workdir = mkdtempSync(join(tmpdir(), "foobar-docs-"));
+  /** The reader's /tmp/tsgi, made by start() (a run whose steps are all skipped makes none). */
+  private workdir = "";
   private readonly project = `foobar-docs-${process.pid}-${Date.now().toString(36)}`;
   private composeUsed = false;
   private lastOutput = "";
 
   async start(): Promise<void> {
+    this.workdir = mkdtempSync(join(tmpdir(), "foobar-docs-"));
     for (const port of DOC_PORTS) this.ports.set(port, await this.freePortLike(port));
     // In a terminal curl draws no progress meter; into a pipe it would.
     writeFileSync(join(this.workdir, ".curlrc"), "no-progress-meter\n");
@@ -481,6 +483,6 @@ export class DocRun {
     );
     const ids = (leftover.stdout ?? "").split("\n").filter((id) => id !== "");
     if (ids.length > 0) spawnSync("docker", ["rm", "-f", ...ids], { timeout: 60_000 });
-    rmSync(this.workdir, { recursive: true, force: true });
+    if (this.workdir !== "") rmSync(this.workdir, { recursive: true, force: true });
   }
 }
