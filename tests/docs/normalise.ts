@@ -79,6 +79,17 @@ export const RULES: readonly Rule[] = [
   { name: "timing", pattern: /(?:upstream|request)_time=(\d+\.\d+)/g, accept: DECIMAL },
   // The size of a page that shows pids and ports.
   { name: "page size", pattern: /count-bytes: (\d+) bytes/g, accept: NUMBER, check: closeInBytes },
+  // `gateway status`: the master's and each worker's pid, uptime, heartbeat and memory.
+  { name: "pid", pattern: /^master (\d+) \[/g, accept: NUMBER },
+  { name: "uptime", pattern: / up (\d[\dhms.]*) /g, accept: String.raw`\d[\dhms.]*` },
+  { name: "pid", pattern: /^(\d+) \d+ \d+ [a-z]+ \d+ /g, accept: NUMBER },
+  {
+    name: "uptime",
+    pattern: /^\d+ \d+ \d+ [a-z]+ \d+ (\d[\dhms.]*) /g,
+    accept: String.raw`\d[\dhms.]*`,
+  },
+  { name: "heartbeat", pattern: /(\d+(?:\.\d+)?s) ago/g, accept: String.raw`\d+(?:\.\d+)?s` },
+  { name: "memory", pattern: /(\d+(?:\.\d+)?) MB\b/g, accept: DECIMAL },
   // Docker: addresses on its networks, and container ids (short or full).
   {
     name: "docker address",

@@ -20,9 +20,11 @@ import { isEllipsis, matchLines, refusal, shownLines, type Field } from "./norma
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The ports the docs use. */
-const DOC_PORTS = [8000, 8001] as const;
+/** The ports the docs use: the app's, a second server's, the master's metrics listener. */
+const DOC_PORTS = [8000, 8001, 9100] as const;
 const DOC_WORKDIR = "/tmp/tsgi";
+/** A file the docs keep in /tmp, mapped into this run's directory too. */
+const DOC_PID_FILE = "/tmp/gateway.pid";
 
 /** Commands the harness does not type, and why. */
 const NOT_RUN: { pattern: RegExp; why: string }[] = [
@@ -31,9 +33,12 @@ const NOT_RUN: { pattern: RegExp; why: string }[] = [
   { pattern: /^npm test$/, why: "this is npm test" },
 ];
 
+/** Commands that only look (the process list, the master's status): safe to run again. */
+const LOOKS = [/^ps\b/, /^node gateway\/dist\/cli\.js status\b/];
+
 /** A command that keeps running: the reader gives it a terminal of its own. */
 const SERVER = [
-  /^(?:\w+=\S+ )*node gateway\/dist\/cli\.js\b/,
+  /^(?:\w+=\S+ )*node gateway\/dist\/cli\.js\b(?! status)/,
   /^(?:\w+=\S+ )*npm start$/,
   /^nginx -p\b/,
   /^(?:\w+=\S+ )*gunicorn\b/,
@@ -192,7 +197,10 @@ export class DocRun {
     for (let attempt = 0; attempt < 200; attempt++) {
       const candidate =
         Math.max(low, 2000) + Math.floor(Math.random() * (10 ** digits - Math.max(low, 2000)));
-      if ([...this.ports.values()].includes(candidate) || DOC_PORTS.includes(candidate as 8000))
+      if (
+        [...this.ports.values()].includes(candidate) ||
+        (DOC_PORTS as readonly number[]).includes(candidate)
+      )
         continue;
       if (await bindable(candidate)) return candidate;
     }
@@ -212,7 +220,9 @@ export class DocRun {
 
   /** A command from the docs, with the reader's fixed places replaced by this run's. */
   rewrite(command: string): string {
-    let text = command.replaceAll(DOC_WORKDIR, this.workdir);
+    let text = command
+      .replaceAll(DOC_PID_FILE, join(this.workdir, "gateway.pid"))
+      .replaceAll(DOC_WORKDIR, this.workdir);
     for (const [doc, real] of this.ports) {
       text = text.replace(new RegExp(`(127\\.0\\.0\\.1|localhost):${doc}\\b`, "g"), `$1:${real}`);
       text = text.replace(new RegExp(`-p ${doc}:`, "g"), `-p ${real}:`);
@@ -224,7 +234,9 @@ export class DocRun {
 
   /** What a command printed, with this run's places mapped back to the docs'. */
   private unmap(output: string): string {
-    let text = output.replaceAll(this.workdir, DOC_WORKDIR);
+    let text = output
+      .replaceAll(join(this.workdir, "gateway.pid"), DOC_PID_FILE)
+      .replaceAll(this.workdir, DOC_WORKDIR);
     for (const [doc, real] of this.ports)
       text = text.replace(new RegExp(`\\b${real}\\b`, "g"), String(doc));
     return text;
@@ -443,7 +455,15 @@ export class DocRun {
         continue;
       }
       const before = this.terminals.map((terminal) => terminal.log.length);
-      const result = this.run(command, 120_000);
+      let result = this.run(command, 120_000);
+      // A look that changes nothing (ps, gateway status) is taken again for a few seconds, as
+      // a reader typing it a moment later would: a worker may not have named itself yet.
+      if (LOOKS.some((pattern) => pattern.test(command)))
+        await this.until(() => {
+          if (this.compare(expected, result.output, false) === null) return null;
+          result = this.run(command, 30_000);
+          return "again";
+        }, 10_000);
       this.lastOutput = result.output;
       if (result.output.trim() !== "" || expected.length === 0) {
         const complaint = this.compare(expected, result.output, false);
