@@ -224,7 +224,10 @@ export class DocRun {
       .replaceAll(DOC_PID_FILE, join(this.workdir, "gateway.pid"))
       .replaceAll(DOC_WORKDIR, this.workdir);
     for (const [doc, real] of this.ports) {
-      text = text.replace(new RegExp(`(127\\.0\\.0\\.1|localhost):${doc}\\b`, "g"), `$1:${real}`);
+      text = text.replace(
+        new RegExp(`(127\\.0\\.0\\.1|localhost|0\\.0\\.0\\.0):${doc}\\b`, "g"),
+        `$1:${real}`,
+      );
       text = text.replace(new RegExp(`-p ${doc}:`, "g"), `-p ${real}:`);
     }
     if (/^(kill|ps)\b/.test(text))
