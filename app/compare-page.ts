@@ -72,7 +72,7 @@ export function explainDifference(
     case "SERVER_PROTOCOL":
       return "two HTTP connections (client → gateway, proxy → Gunicorn), each with its own version";
     case "REMOTE_ADDR":
-      return "each server's TCP peer — for foobar, the client a trusted proxy named in X-Forwarded-For (Gunicorn 20.1.0 never reads it)";
+      return "each server's TCP peer — for foobar, the client a trusted proxy named in X-Forwarded-For (Gunicorn never reads it)";
     case "REMOTE_PORT":
       return "each TCP connection has its own client port";
     case "HTTP_HOST":
@@ -183,7 +183,7 @@ function lessons(environ: Environ): string {
 <ul>
 <li><strong>Native strings.</strong> Both servers percent-decode <code>PATH_INFO</code> to bytes and show each byte as one Latin-1 character: <a href="${escapeHtml(example)}">/compare/café</a> gives <code>"/cafÃ©"</code> on both sides: the two UTF-8 bytes of é, one character each (the table adds the UTF-8 reading).</li>
 <li><strong>Names.</strong> PEP 3333's <code>wsgi.*</code> keys are <code>tsgi.*</code> in TSGI; Gunicorn's <code>RAW_URI</code> is foobar's <code>gateway.raw_uri</code>.</li>
-<li><strong>What each server drops.</strong> foobar drops header names with <code>_</code> (so <code>X_Forwarded_For</code> cannot pose as <code>X-Forwarded-For</code>); Gunicorn 20.1.0 keeps them. The proxy drops hop-by-hop headers.</li>
+<li><strong>What each server drops.</strong> foobar drops header names with <code>_</code> (so <code>X_Forwarded_For</code> cannot pose as <code>X-Forwarded-For</code>), as Gunicorn does since 22.0 (20.1.0 kept them). The proxy drops hop-by-hop headers.</li>
 <li><strong>What each server joins.</strong> A repeated header becomes one value: <code>"a, b"</code> in foobar, <code>"a,b"</code> in Gunicorn.</li>
 <li><strong>Who the client is.</strong> Behind a trusted proxy foobar's <code>REMOTE_ADDR</code> is the browser; Gunicorn's is always its TCP peer.</li>
 </ul>

@@ -12,6 +12,9 @@ import { trailOf } from "./middleware-trail.js";
 export function createExpressApp(): Express {
   const app = express();
   app.set("env", "production");
+  // Express announces itself (`X-Powered-By: Express`) unless told not to: that tells a client
+  // only which framework's known bugs to try (the gateway's own Server header has no version).
+  app.disable("x-powered-by");
 
   app.get("/", (req, res) => {
     const environ = environOf(req);

@@ -8,7 +8,8 @@
  *     streamed body. The environ itself is passed as the handler's second argument, the `env`
  *     a fetch runtime gives (Hono's `c.env`), so a handler can still read `SCRIPT_NAME`.
  *   - `toFetch(app)`: a TSGI application as a fetch handler, for any server that speaks fetch
- *     (`@hono/node-server`, Deno.serve, Bun.serve).
+ *     (`@hono/node-server`, Deno.serve, Bun.serve). The app runs through the gateway's response
+ *     engine (tsgi/response-engine.ts), so it meets the same contract checks and errors.
  *
  * Both stream with back-pressure: nothing is read from one side before the other side asks, and
  * closing one side (a client gone) cancels the other.
@@ -22,12 +23,21 @@ import type {
   HeaderList,
   InputStream,
   ResponseBody,
-  StartResponse,
   Status,
 } from "@foobar/tsgi";
-import { environKeyOf, forbidsBody, unquoteToNative } from "@foobar/tsgi/rules";
+import { forbidsBody, unquoteToNative } from "@foobar/tsgi/rules";
+import { addRequestHeaders, createEnviron, type EnvironServer } from "@foobar/tsgi/environ";
 import { readlines } from "@foobar/tsgi/readlines";
+import { ContractViolation, ResponseEngine } from "@foobar/tsgi/response-engine";
 import { isHopByHop, quotePath, requestHeaders } from "./environ-http.js";
+import {
+  abortLazyRequest,
+  installFetchGlobals,
+  knownBody,
+  knownHeaders,
+  LazyRequest,
+  type RequestSource,
+} from "./lazy-fetch.js";
 
 /** A fetch handler; `env` is whatever the runtime passes along (here: the environ). */
 export type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -99,9 +109,44 @@ export function toRequest(environ: Environ, signal?: AbortSignal): Request {
   } as RequestInit);
 }
 
+/** The environ as the parts of a `LazyRequest` (app/lazy-fetch.ts), each made when asked for. */
+function requestSource(environ: Environ): RequestSource {
+  return {
+    method: environ.REQUEST_METHOD,
+    url: () => requestUrl(environ),
+    headers: () => requestHeaders(environ),
+    body: () => (hasBody(environ) ? inputStream(environ["tsgi.input"]) : null),
+  };
+}
+
+// The scheme and authority of URLs that parsed, so a lazy request need not parse its URL on
+// every call to find out it can form one. (Bounded: a client that makes up Host headers cannot
+// grow it without limit.)
+const GOOD_ORIGINS_LIMIT = 1000;
+const goodOrigins = new Set<string>();
+
+/**
+ * Can the environ's URL be a Request's? Throws as `new Request(url)` would if not (a Host that
+ * is no host, or one with credentials). Only the origin can fail: the path is quoted, and the
+ * URL parser takes any query.
+ */
+function checkRequestUrl(environ: Environ): void {
+  const authority = environ.HTTP_HOST ?? `${environ.SERVER_NAME}:${environ.SERVER_PORT}`;
+  // (The common case, plain http, is looked up by the Host header alone.)
+  const scheme = environ["tsgi.url_scheme"];
+  const origin = scheme === "http" ? authority : `${scheme}://${authority}`;
+  if (goodOrigins.has(origin)) return;
+  const url = new URL(requestUrl(environ));
+  if (url.username !== "" || url.password !== "")
+    throw new TypeError("a request URL may not include credentials");
+  if (goodOrigins.size < GOOD_ORIGINS_LIMIT) goodOrigins.add(origin);
+}
+
 /** Status and headers of a `Response` as TSGI has them, without hop-by-hop headers. */
 function statusAndHeaders(response: Response): [Status, HeaderList] {
   const reason = response.statusText || STATUS_CODES[response.status] || "Unknown";
+  const known = knownHeaders(response);
+  if (known !== undefined) return [`${response.status} ${reason}` as Status, known];
   const headers: HeaderList = [];
   // forEach would join repeated Set-Cookie headers into one (cookies contain commas);
   // getSetCookie() gives each one.
@@ -188,13 +233,33 @@ const NO_BODY: ResponseBody = { *[Symbol.iterator]() {} };
 
 const BAD_REQUEST = new TextEncoder().encode("Bad Request: the request URL is not valid\n");
 
+export interface FromFetchOptions {
+  /**
+   * true (the default): the handler gets a lazy Request and its `new Response(…)` a light one
+   * (app/lazy-fetch.ts), and the globals `Request`, `Response` and `fetch` are replaced, once,
+   * by versions that accept them. false: a full undici Request per call, globals untouched.
+   */
+  lazy?: boolean;
+}
+
 /** Wraps a fetch handler `(request, env) => Response` as a TSGI application. */
-export function fromFetch(handler: FetchHandler): Application {
-  return async function fetchApplication(environ, startResponse) {
-    const controller = new AbortController();
+export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {}): Application {
+  const lazy = options.lazy ?? true;
+  if (lazy) installFetchGlobals();
+  return function fetchApplication(environ, startResponse) {
     let request: Request;
+    let abort: () => void;
     try {
-      request = toRequest(environ, controller.signal);
+      if (lazy) {
+        checkRequestUrl(environ);
+        const lazyRequest = new LazyRequest(requestSource(environ));
+        request = lazyRequest as unknown as Request;
+        abort = () => abortLazyRequest(lazyRequest);
+      } else {
+        const controller = new AbortController();
+        request = toRequest(environ, controller.signal);
+        abort = () => controller.abort();
+      }
     } catch (error) {
       // A Host header that cannot be part of a URL: the client's fault, not the app's.
       environ["tsgi.errors"].write(`fromFetch: ${requestUrl(environ)}: ${String(error)}\n`);
@@ -204,17 +269,29 @@ export function fromFetch(handler: FetchHandler): Application {
       ]);
       return [BAD_REQUEST];
     }
-    const response = await handler(request, environ);
-    const [status, headers] = statusAndHeaders(response);
-    startResponse(status, headers);
-    if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
-      await response.body?.cancel().catch(() => undefined);
-      // Not an empty array: that would let the server add `Content-Length: 0`, which for a HEAD
-      // response claims the GET body is empty. The handler's own Content-Length passes as it is.
-      return NO_BODY;
-    }
-    if (response.body === null) return [];
-    return responseBody(response.body, () => controller.abort());
+    const respond = (response: Response): ResponseBody | Promise<ResponseBody> => {
+      const [status, headers] = statusAndHeaders(response);
+      startResponse(status, headers);
+      // A string or bytes body the handler gave `new Response()`: sent as it is, no stream.
+      const bytes = knownBody(response);
+      if (environ.REQUEST_METHOD === "HEAD" || forbidsBody(response.status)) {
+        // Not an empty array: that would let the server add `Content-Length: 0`, which for a
+        // HEAD response claims the GET body is empty. The handler's Content-Length passes as is.
+        if (bytes !== undefined || response.body === null) return NO_BODY;
+        return response.body.cancel().then(
+          () => NO_BODY,
+          () => NO_BODY,
+        );
+      }
+      if (bytes !== undefined) return bytes === null || bytes.length === 0 ? [] : [bytes];
+      if (response.body === null) return [];
+      return responseBody(response.body, abort);
+    };
+    // A handler that answers at once is answered at once: no promise, as for a TSGI app.
+    const answer = handler(request, environ);
+    return typeof (answer as Partial<PromiseLike<Response>>).then === "function"
+      ? Promise.resolve(answer).then(respond)
+      : respond(answer as Response);
   };
 }
 
@@ -278,13 +355,17 @@ class StreamInput implements InputStream {
   }
 }
 
-/** `tsgi.errors` for a fetch server: the process's stderr. */
-const stderrErrors: ErrorStream = {
-  write: (text) => void process.stderr.write(text),
-  writelines: (lines) => {
-    for (const line of lines) process.stderr.write(line);
+/** What every environ of `toFetch` shares; `tsgi.errors` is the process's stderr. */
+const FETCH_SERVER: EnvironServer = {
+  software: "foobar-toFetch",
+  errors: {
+    write: (text) => void process.stderr.write(text),
+    writelines: (lines) => {
+      for (const line of lines) process.stderr.write(line);
+    },
+    flush: () => undefined,
   },
-  flush: () => undefined,
+  multiprocess: false,
 };
 
 /**
@@ -296,29 +377,23 @@ const stderrErrors: ErrorStream = {
 export function toEnviron(request: Request, env?: unknown): Environ {
   const url = new URL(request.url);
   const scheme = url.protocol === "https:" ? "https" : "http";
-  const environ = {
-    REQUEST_METHOD: request.method,
-    SCRIPT_NAME: "",
-    PATH_INFO: unquoteToNative(url.pathname),
-    QUERY_STRING: url.search.slice(1),
-    SERVER_NAME: url.hostname,
-    SERVER_PORT: url.port || (scheme === "https" ? "443" : "80"),
-    SERVER_PROTOCOL: "HTTP/1.1",
-    SERVER_SOFTWARE: "foobar-toFetch",
-    "tsgi.version": [1, 0],
-    "tsgi.url_scheme": scheme,
-    "tsgi.input": new StreamInput(request.body),
-    "tsgi.errors": stderrErrors,
-    "tsgi.multithread": false,
-    "tsgi.multiprocess": false,
-    "tsgi.run_once": false,
-    "tsgi.input_terminated": true,
-  } as Environ;
-  const cgi = environ as unknown as Record<string, string>;
-  request.headers.forEach((value, name) => {
-    const key = environKeyOf(name);
-    if (key !== null) cgi[key] = value;
-  });
+  const environ = createEnviron(
+    {
+      method: request.method,
+      scriptName: "",
+      pathInfo: unquoteToNative(url.pathname),
+      query: url.search.slice(1),
+      serverName: url.hostname,
+      serverPort: url.port || (scheme === "https" ? "443" : "80"),
+      protocol: "HTTP/1.1",
+      scheme,
+      input: new StreamInput(request.body),
+    },
+    FETCH_SERVER,
+  );
+  const rawHeaders: string[] = [];
+  request.headers.forEach((value, name) => void rawHeaders.push(name, value));
+  addRequestHeaders(environ, rawHeaders);
   environ.HTTP_HOST ??= url.host;
   if (isEnviron(env))
     for (const [key, value] of Object.entries(env))
@@ -327,115 +402,129 @@ export function toEnviron(request: Request, env?: unknown): Environ {
 }
 
 /**
- * The app's body as a ReadableStream: one chunk per pull (`queue` first, where write() puts
- * its chunks), `close()` called exactly once — at the end, on an error, or when cancelled.
+ * The response engine (tsgi/response-engine.ts: the server side of the contract, the gateway's
+ * own) with a fetch `Response` as its output: the status and headers become the Response, the
+ * body a ReadableStream that the engine fills one chunk per read, so an app's generator runs
+ * only as fast as the fetch server's client reads. Cancelling the stream is a client leaving.
  */
-function bodyStream(
-  queue: Uint8Array[],
-  rest: Iterator<Uint8Array> | AsyncIterator<Uint8Array>,
-  close: () => Promise<void>,
-): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const queued = queue.shift();
-        if (queued !== undefined) return controller.enqueue(queued);
-        try {
-          const step = await rest.next();
-          if (step.done === true) {
-            await close();
-            controller.close();
-          } else if (step.value.length > 0) controller.enqueue(step.value);
-        } catch (error) {
-          await close();
-          controller.error(error);
-        }
-      },
-      async cancel() {
-        await close(); // the client went away
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
+class FetchExchange extends ResponseEngine {
+  /** Settles once the headers are out (the error response's, if the app failed first). */
+  readonly response: Promise<Response>;
+  #answer!: (response: Response) => void;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The client cancelled the body, or the response has none to send (HEAD, 204, 304). */
+  #gone = false;
+  /** Resolves the wait after a chunk: the client asked for the next one (or left). */
+  #pulled: (() => void) | undefined;
+  #onGone: (() => void) | undefined;
 
-const INTERNAL_ERROR = "Internal Server Error\n";
+  constructor(
+    readonly request: Request,
+    readonly errors: ErrorStream,
+  ) {
+    super();
+    this.response = new Promise((resolve) => (this.#answer = resolve));
+  }
+
+  protected sendHead(contentLength: number): void {
+    const headers = this.headers.map(([name, value]): [string, string] => [name, value]);
+    if (contentLength >= 0) headers.push(["content-length", String(contentLength)]);
+    const init: ResponseInit = { status: this.code, statusText: this.status.slice(4), headers };
+    if (this.isHead || forbidsBody(this.code)) {
+      // No body may follow: the app's is not read any further, and closed (the engine sees a
+      // client with nothing more to receive).
+      this.#gone = true;
+      this.#answer(new Response(null, init));
+      return;
+    }
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => void (this.#controller = controller),
+        pull: () => this.#wake(),
+        cancel: () => {
+          this.#gone = true;
+          this.#controller = undefined;
+          this.#wake();
+          this.#onGone?.();
+        },
+      },
+      { highWaterMark: 0 }, // no read-ahead: a chunk is made when the client asks for one
+    );
+    this.#answer(new Response(body, init));
+  }
+
+  #wake(): void {
+    const pulled = this.#pulled;
+    this.#pulled = undefined;
+    pulled?.();
+  }
+
+  protected sendChunk(chunk: Uint8Array): Promise<void> | undefined {
+    const controller = this.#controller;
+    if (controller === undefined) return undefined;
+    controller.enqueue(chunk);
+    if ((controller.desiredSize ?? 0) > 0) return undefined;
+    return new Promise((resolve) => (this.#pulled = resolve));
+  }
+
+  protected endOutput(last?: Uint8Array): void {
+    const controller = this.#controller;
+    this.#controller = undefined;
+    if (controller === undefined) return;
+    if (last !== undefined && last.length > 0) controller.enqueue(last);
+    controller.close();
+  }
+
+  /** The body ends in an error, so the client sees it is incomplete. */
+  protected cutOff(): void {
+    const controller = this.#controller;
+    this.#controller = undefined;
+    controller?.error(new Error(`${this.describe()}: the response body was cut off`));
+  }
+
+  protected override get clientGone(): boolean {
+    return this.#gone;
+  }
+
+  protected override watchClient(listener: () => void): void {
+    this.#onGone = listener;
+  }
+
+  protected override unwatchClient(): void {
+    this.#onGone = undefined;
+  }
+
+  /** Logs the failure (the engine then answers 500, or cuts the body off if too late). */
+  protected reportFailure(error: unknown): void {
+    if (error instanceof ContractViolation)
+      this.logError(
+        `toFetch: ${this.describe()}: TSGI contract violation (${error.rule}): ${error.message}`,
+      );
+    else
+      this.logError(
+        `toFetch: ${this.describe()}: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+  }
+
+  protected override closeFailed(error: unknown): void {
+    this.logError(`toFetch: ${this.describe()}: body close() failed: ${String(error)}`);
+  }
+
+  protected logError(message: string): void {
+    this.errors.write(message + "\n");
+  }
+
+  protected override describe(): string {
+    return `${this.request.method} ${this.request.url}`;
+  }
+}
 
 /** Wraps a TSGI application as a fetch handler `(request, env?) => Promise<Response>`. */
 export function toFetch(app: Application): FetchHandler {
-  return async function tsgiFetchHandler(request, env) {
+  return function tsgiFetchHandler(request, env) {
     const environ = toEnviron(request, env);
-    let status: Status | undefined;
-    let headers: HeaderList = [];
-    /** Chunks for the client in order: what the app wrote with write(), then its body's. */
-    const queue: Uint8Array[] = [];
-    let headersOut = false;
-    const startResponse: StartResponse = (newStatus, newHeaders, excInfo) => {
-      if (excInfo !== undefined && excInfo !== null) {
-        if (headersOut) throw excInfo;
-      } else if (status !== undefined) throw new Error("start_response() called twice");
-      status = newStatus;
-      headers = newHeaders;
-      return (chunk) => {
-        if (chunk.length > 0) queue.push(chunk);
-      };
-    };
-    let body: ResponseBody | undefined;
-    let closed = false;
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      await body?.close?.();
-    };
-    let rest: Iterator<Uint8Array> | AsyncIterator<Uint8Array> | undefined;
-    try {
-      body = await app(environ, startResponse);
-      if (Array.isArray(body)) {
-        // All in memory (hello's `[bytes]`): one buffer, an exact Content-Length, closed now.
-        for (const chunk of body as Uint8Array[]) if (chunk.length > 0) queue.push(chunk);
-        await close();
-      } else
-        rest =
-          Symbol.asyncIterator in body
-            ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-            : (body as Iterable<Uint8Array>)[Symbol.iterator]();
-      // Headers go out with the first non-empty chunk, or at the end: until then the app may
-      // still replace them (start_response with excInfo).
-      while (rest !== undefined && queue.length === 0) {
-        const step = await rest.next();
-        if (step.done === true) break;
-        if (step.value.length > 0) queue.push(step.value);
-      }
-      if (status === undefined) throw new Error("the app never called start_response()");
-    } catch (error) {
-      await close().catch(() => undefined);
-      environ["tsgi.errors"].write(
-        `toFetch: ${request.method} ${request.url}: ${error instanceof Error ? error.stack : String(error)}\n`,
-      );
-      return new Response(INTERNAL_ERROR, {
-        status: 500,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
-    }
-    headersOut = true;
-    const code = Number(status.slice(0, 3));
-    const list = headers.map(([name, value]): [string, string] => [name, value]);
-    const init: ResponseInit = {
-      status: code,
-      statusText: status.slice(4),
-      headers: list,
-    };
-    if (rest === undefined) {
-      // As the gateway does for a body it holds whole: say its length, if the app did not.
-      const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
-      if (!forbidsBody(code) && !headers.some(([name]) => name.toLowerCase() === "content-length"))
-        list.push(["content-length", String(bytes.length)]);
-      return new Response(request.method === "HEAD" || forbidsBody(code) ? null : bytes, init);
-    }
-    if (request.method === "HEAD" || forbidsBody(code)) {
-      await close();
-      return new Response(null, init);
-    }
-    return new Response(bodyStream(queue, rest, close), init);
+    const exchange = new FetchExchange(request, environ["tsgi.errors"]);
+    exchange.run(app, environ);
+    return exchange.response;
   };
 }

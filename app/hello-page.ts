@@ -91,6 +91,7 @@ the <code>environ</code> below and called the app with it; the app answered with
 <code>startResponse("200 OK", headers)</code> and this HTML as its body.</p>
 <dl class="facts">
 <dt>Request</dt><dd><code>${escapeHtml(`${environ.REQUEST_METHOD} ${path}`)}</code></dd>
+<dt>Scheme</dt><dd><code id="url-scheme">${escapeHtml(environ["tsgi.url_scheme"])}</code> <span class="hint">— <code>tsgi.url_scheme</code>: behind nginx, the gateway takes it from nginx's <code>X-Forwarded-Proto</code> (https on port 8443)</span></dd>
 <dt>Host</dt><dd><code id="hostname">${escapeHtml(hostname())}</code> <span class="hint">— the machine's name; in Docker, the container id (the first column of <code>docker ps</code>): behind nginx with several replicas, reload to see another one answer</span></dd>
 <dt>Worker pid</dt><dd><code id="worker-pid">${process.pid}</code> <span class="hint">— reload: with several workers, another one may answer</span></dd>
 <dt>Middleware</dt><dd id="middleware-trail">${trail.length > 0 ? trail.map((name) => `<code>${escapeHtml(name)}</code>`).join(" → ") + " → app" : "(none)"}</dd>

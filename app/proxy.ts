@@ -11,14 +11,18 @@
  *   - Bodies stream both ways: `tsgi.input` is piped to the upstream as it arrives, and the
  *     upstream's body is returned as an async iterable (closing it aborts the upstream request).
  *   - Hop-by-hop headers are dropped both ways; `X-Forwarded-For/Proto/Host` get this hop
- *     appended.
+ *     appended. The upstream's banners (`Server`, `X-Powered-By`) are dropped.
+ *   - The path stays under the upstream's base path: dot segments are resolved inside it, and
+ *     what would climb out further on (double-encoded dots and slashes, backslashes) gets a 400
+ *     (proxy-path.ts).
  */
 import { STATUS_CODES } from "node:http";
 import { Readable } from "node:stream";
 import { Pool } from "undici";
 import type { Application, Environ, Status } from "@foobar/tsgi";
-import { mountedTarget, requestHeaders, responseHeaderList } from "./environ-http.js";
+import { requestHeaders, responseHeaderList, withoutHeaders } from "./environ-http.js";
 import { plainText } from "./plain-text.js";
+import { upstreamTarget } from "./proxy-path.js";
 
 export interface ProxyOptions {
   /** Upstream base URLs, e.g. `http://127.0.0.1:9001` (a path, if any, is prefixed). */
@@ -163,6 +167,14 @@ export function proxy(options: ProxyOptions): ProxyApplication {
   async function forward(environ: Environ, startResponse: Parameters<Application>[1]) {
     const errors = environ["tsgi.errors"];
     const method = environ.REQUEST_METHOD;
+    // The same below every upstream's base path: checked once, before any is tried.
+    const target = upstreamTarget(environ.PATH_INFO, environ.QUERY_STRING);
+    if ("refused" in target) {
+      errors.write(
+        `proxy: ${method} ${JSON.stringify(environ.PATH_INFO)} refused: ${target.refused}\n`,
+      );
+      return failure(400, target.refused)(environ, startResponse);
+    }
     const headers = forwardedHeaders(environ);
     const input = environ["tsgi.input"];
     let bodyStarted = false;
@@ -177,7 +189,7 @@ export function proxy(options: ProxyOptions): ProxyApplication {
     for (const upstream of candidates()) {
       try {
         const response = await upstream.pool.request({
-          path: upstream.basePath + mountedTarget(environ),
+          path: upstream.basePath + target.target,
           method,
           headers,
           // A fresh stream per attempt: undici destroys the body of a request that failed.
@@ -186,9 +198,11 @@ export function proxy(options: ProxyOptions): ProxyApplication {
         upstream.downUntil = 0;
         upstream.served++;
         const reason = STATUS_CODES[response.statusCode] ?? "Unknown";
+        // The upstream's banners stay here (nginx hides an upstream's Server too): the
+        // gateway's Server header names the hop the client talks to.
         startResponse(
           `${response.statusCode} ${reason}` as Status,
-          responseHeaderList(response.headers),
+          withoutHeaders(responseHeaderList(response.headers), "server", "x-powered-by"),
         );
         const stream = response.body;
         return {

@@ -193,6 +193,34 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       skipReason: undefined,
       commands: (p) => [foobar(p, 1, `${server("hello-frameworks.js")}:honoViaFetch`)],
     },
+    // The ways fromFetch was measured against (issue #27): a full undici Request per call, and
+    // @hono/node-server's own listener over the gateway's Node-style stand-ins.
+    {
+      id: "hono-foobar-eager-1",
+      label: "Hono via fromFetch { lazy: false }, foobar 1w",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [foobar(p, 1, `${server("hello-frameworks.js")}:honoViaFetchEager`)],
+    },
+    {
+      id: "hono-listener-foobar-1",
+      label: "Hono via its node-server listener + fromRequestListener, foobar 1w",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [foobar(p, 1, `${server("hello-frameworks.js")}:honoViaNodeListener`)],
+    },
+    // foobar's hello the other way round: a fetch handler (toFetch) on @hono/node-server, to be
+    // compared with foobar 1w serving the same app.
+    {
+      id: "hello-tofetch-hono-node",
+      label: "foobar hello via toFetch on @hono/node-server",
+      workers: 1,
+      path: "/",
+      skipReason: undefined,
+      commands: (p) => [{ command: node, args: [server("hello-to-fetch.js"), String(p)] }],
+    },
     {
       id: "express-node",
       label: "Express on node:http",

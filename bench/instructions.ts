@@ -18,15 +18,17 @@ import { spawnSync } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { hello } from "../app/hello.js";
-import { createDemo } from "../app/index.js";
-import type { ServerContext } from "../gateway/environ.js";
-import { fileWrapper } from "../gateway/file-wrapper.js";
-import { createRequestHandler } from "../gateway/handler.js";
-import { Logger } from "../gateway/log.js";
-import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "../gateway/server.js";
-import { TrustedProxies } from "../gateway/trusted-proxies.js";
-import { SOFTWARE } from "../gateway/version.js";
+import { createDemo } from "@foobar/app";
+import { hello } from "@foobar/app/hello";
+import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "@foobar/gateway";
+import {
+  createRequestHandler,
+  fileWrapper,
+  Logger,
+  SOFTWARE,
+  TrustedProxies,
+  type ServerContext,
+} from "@foobar/gateway/internal";
 
 const WRK_HEADERS = ["Host", "127.0.0.1:8000"];
 const BROWSER_HEADERS = [

@@ -10,16 +10,19 @@ import { execFileSync } from "node:child_process";
 import { IncomingMessage, type ServerResponse } from "node:http";
 import { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { hello } from "../app/hello.js";
-import { createDemo } from "../app/index.js";
-import { buildEnviron, type ServerContext } from "../gateway/environ.js";
-import { fileWrapper } from "../gateway/file-wrapper.js";
-import { createRequestHandler } from "../gateway/handler.js";
-import { RequestInput } from "../gateway/input.js";
-import { requestRefusal } from "../gateway/request-guard.js";
-import { Logger } from "../gateway/log.js";
-import { TrustedProxies } from "../gateway/trusted-proxies.js";
-import { SOFTWARE } from "../gateway/version.js";
+import { createDemo } from "@foobar/app";
+import { hello } from "@foobar/app/hello";
+import {
+  buildEnviron,
+  createRequestHandler,
+  fileWrapper,
+  Logger,
+  RequestInput,
+  requestRefusal,
+  SOFTWARE,
+  TrustedProxies,
+  type ServerContext,
+} from "@foobar/gateway/internal";
 import { median } from "./report.js";
 
 /** What wrk sends, and what a browser sends (more headers to map into HTTP_* keys). */

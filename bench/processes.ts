@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { get } from "node:http";
 import { createServer } from "node:net";
-import { isRunning } from "../gateway/pidfile.js";
+import { isRunning } from "@foobar/gateway/internal";
 import { runWrk, type LoadOptions, type LoadResult } from "./wrk.js";
 
 export const HELLO = "Hello, World!";

@@ -4,7 +4,7 @@
  * collector, foobar's own code …), the time spent beneath the request handler, and the
  * functions that cost most. Pure functions, so tests/bench can check them on a made-up profile.
  */
-import { escapeXml, markdownTable } from "./report.js";
+import { horizontalBarChartSvg, markdownTable } from "./report.js";
 
 /** The parts of a `.cpuprofile` file this module reads. */
 export interface CpuProfile {
@@ -162,39 +162,25 @@ export function profileChartSvg(
   foobar: ProfileSummary,
   title: string,
 ): string {
-  const labelWidth = 300;
-  const barWidth = 380;
-  const rowHeight = 34;
-  const top = 56;
-  const width = labelWidth + barWidth + 110;
-  const height = top + CATEGORIES.length * rowHeight + 16;
-  const max = Math.max(
-    0.01,
-    ...CATEGORIES.flatMap((c) => [node.byCategory[c], foobar.byCategory[c]]),
-  );
-  const bar = (value: number, y: number, colour: string) => {
-    const w = Math.max(1, Math.round((value / max) * barWidth));
-    return (
-      `<rect x="${labelWidth}" y="${y}" width="${w}" height="12" fill="${colour}"/>` +
-      `<text x="${labelWidth + w + 5}" y="${y + 11}" font-size="11">${us(value)}</text>`
-    );
-  };
-  const rows = CATEGORIES.map((c, i) => {
-    const y = top + i * rowHeight;
-    return (
-      `<text x="${labelWidth - 8}" y="${y + 18}" text-anchor="end">${escapeXml(c)}</text>` +
-      bar(node.byCategory[c], y + 2, "#868e96") +
-      bar(foobar.byCategory[c], y + 16, "#d9480f")
-    );
+  const rows = CATEGORIES.map((c) => ({
+    label: c,
+    bars: [
+      { value: node.byCategory[c], colour: NODE_COLOUR, text: us(node.byCategory[c]) },
+      { value: foobar.byCategory[c], colour: FOOBAR_COLOUR, text: us(foobar.byCategory[c]) },
+    ],
+  }));
+  return horizontalBarChartSvg(title, rows, {
+    labelWidth: 300,
+    barWidth: 380,
+    textWidth: 110,
+    barHeight: 12,
+    top: 56,
+    legend: [
+      { colour: NODE_COLOUR, text: `node:http (busy ${us(node.busy)} µs/req)` },
+      { colour: FOOBAR_COLOUR, text: `foobar 1w (busy ${us(foobar.busy)} µs/req)` },
+    ],
   });
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
-    `<rect x="${labelWidth}" y="32" width="12" height="12" fill="#868e96"/><text x="${labelWidth + 16}" y="43">node:http (busy ${us(node.busy)} µs/req)</text>`,
-    `<rect x="${labelWidth + 200}" y="32" width="12" height="12" fill="#d9480f"/><text x="${labelWidth + 216}" y="43">foobar 1w (busy ${us(foobar.busy)} µs/req)</text>`,
-    ...rows,
-    `</svg>`,
-    "",
-  ].join("\n");
 }
+
+const NODE_COLOUR = "#868e96";
+const FOOBAR_COLOUR = "#d9480f";

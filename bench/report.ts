@@ -150,6 +150,24 @@ function ratioOfIds(
   return { value: pairedRatio(left, right, metricA, metricB) };
 }
 
+/** Ratio targets over `results`: `a`'s metric over `b`'s (`ratioOfIds`), held against `limit`. */
+function ratioTargets(results: ContestantResult[]) {
+  return (
+    name: string,
+    [a, b]: [string, string],
+    comparison: ">=" | "<=",
+    limit: number,
+    metricA: Metric,
+    metricB: Metric = metricA,
+  ): TargetCheck => ({
+    name,
+    comparison,
+    limit,
+    unit: "x",
+    ...ratioOfIds(results, [a, b], metricA, metricB),
+  });
+}
+
 /** Computes the issue's targets from the results (and the measured start-to-ready time). */
 export function checkTargets(
   results: ContestantResult[],
@@ -157,19 +175,7 @@ export function checkTargets(
   startToReadyMs: number | undefined,
 ): TargetCheck[] {
   const ids = contestantIds(workers);
-  const ratio = (
-    name: string,
-    [a, b]: [string, string],
-    metrics: [Metric, Metric],
-    comparison: ">=" | "<=",
-    limit: number,
-  ): TargetCheck => ({
-    name,
-    comparison,
-    limit,
-    unit: "x",
-    ...ratioOfIds(results, [a, b], metrics[0], metrics[1]),
-  });
+  const ratio = ratioTargets(results);
   const n = workers;
   const startToReady = {
     name: "foobar 2w start to ready",
@@ -181,53 +187,60 @@ export function checkTargets(
     ratio(
       `foobar ${n}w / node cluster ${n}w, req/s`,
       [ids.foobarN, ids.cluster],
-      [requestsPerSecond, requestsPerSecond],
       ">=",
       0.9,
+      requestsPerSecond,
+      requestsPerSecond,
     ),
     ratio(
       `foobar ${n}w / node cluster ${n}w, p99`,
       [ids.foobarN, ids.cluster],
-      [p99, p99],
       "<=",
       1.2,
+      p99,
+      p99,
     ),
     ratio(
       "foobar 1w / Fastify 1w, req/s",
       [ids.foobar1, ids.fastify1],
-      [requestsPerSecond, requestsPerSecond],
       ">=",
       1,
+      requestsPerSecond,
+      requestsPerSecond,
     ),
     ratio(
       `foobar ${n}w / Fastify ${n}w, req/s`,
       [ids.foobarN, ids.fastifyN],
-      [requestsPerSecond, requestsPerSecond],
       ">=",
       1,
+      requestsPerSecond,
+      requestsPerSecond,
     ),
     ratio(
       `foobar ${n}w / Gunicorn sync ${n}w, req/s`,
       [ids.foobarN, ids.gunicornSync],
-      [requestsPerSecond, requestsPerSecond],
       ">=",
       3,
+      requestsPerSecond,
+      requestsPerSecond,
     ),
     // Issue #11: the nginx tier (the project's nginx/foobar.conf) costs foobar no more than it
     // costs a raw Node cluster behind the same nginx with a pool larger than the load.
     ratio(
       `nginx → foobar ${n}w / nginx → node cluster ${n}w, req/s`,
       [ids.nginxFoobar, ids.nginxCluster],
-      [requestsPerSecond, requestsPerSecond],
       ">=",
       0.95,
+      requestsPerSecond,
+      requestsPerSecond,
     ),
     ratio(
       `foobar ${n}w idle RSS per worker / bare node:http process`,
       [ids.foobarN, ids.node],
-      [idleRssPerWorker, idleRss],
       "<=",
       1.3,
+      idleRssPerWorker,
+      idleRss,
     ),
     startToReadyMs === undefined
       ? { ...startToReady, value: NaN, unmeasured: "not measured" }
@@ -245,54 +258,37 @@ export function checkSecondRoundTargets(
 ): TargetCheck[] {
   const ids = contestantIds(workers);
   const n = workers;
-  const ratio = (
-    name: string,
-    a: string,
-    b: string,
-    metric: Metric,
-    comparison: ">=" | "<=",
-    limit: number,
-  ): TargetCheck => ({
-    name,
-    comparison,
-    limit,
-    unit: "x",
-    ...ratioOfIds(results, [a, b], metric),
-  });
+  const ratio = ratioTargets(results);
   return [
     ratio(
       "foobar 1w / node:http 1 process, req/s",
-      ids.foobar1,
-      ids.node,
-      requestsPerSecond,
+      [ids.foobar1, ids.node],
       ">=",
       0.95,
+      requestsPerSecond,
     ),
     ratio(
       "foobar 1w / Fastify 1w, req/s",
-      ids.foobar1,
-      ids.fastify1,
-      requestsPerSecond,
+      [ids.foobar1, ids.fastify1],
       ">=",
       1.05,
+      requestsPerSecond,
     ),
     ratio(
       `foobar ${n}w / Fastify ${n}w, req/s`,
-      ids.foobarN,
-      ids.fastifyN,
-      requestsPerSecond,
+      [ids.foobarN, ids.fastifyN],
       ">=",
       1.05,
+      requestsPerSecond,
     ),
     ratio(
       `foobar ${n}w / node cluster ${n}w, req/s`,
-      ids.foobarN,
-      ids.cluster,
-      requestsPerSecond,
+      [ids.foobarN, ids.cluster],
       ">=",
       1,
+      requestsPerSecond,
     ),
-    ratio(`foobar ${n}w / node cluster ${n}w, p99`, ids.foobarN, ids.cluster, p99, "<=", 1),
+    ratio(`foobar ${n}w / node cluster ${n}w, p99`, [ids.foobarN, ids.cluster], "<=", 1, p99),
   ];
 }
 
@@ -437,33 +433,153 @@ export function targetsTable(checks: TargetCheck[]): string {
 export const escapeXml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-/** A horizontal bar chart of median req/s, one bar per contestant that ran. */
-export function barChartSvg(summaries: Summary[], title: string): string {
-  const ran = summaries.filter((s) => s.skipped === undefined && s.rounds > 0);
-  const labelWidth = 260;
-  const barWidth = 420;
-  const rowHeight = 26;
-  const top = 40;
-  const width = labelWidth + barWidth + 170;
-  const height = top + ran.length * rowHeight + 20;
-  const max = Math.max(1, ...ran.map((s) => s.rps));
-  const bars = ran.map((s, i) => {
-    const y = top + i * rowHeight;
-    const w = Math.max(1, Math.round((s.rps / max) * barWidth));
-    const colour =
-      s.id.startsWith("foobar") || s.id.startsWith("nginx-foobar") ? "#d9480f" : "#868e96";
-    return [
-      `<text x="${labelWidth - 8}" y="${y + 16}" text-anchor="end">${escapeXml(s.label)}</text>`,
-      `<rect x="${labelWidth}" y="${y + 3}" width="${w}" height="${rowHeight - 8}" fill="${colour}"/>`,
-      `<text x="${labelWidth + w + 6}" y="${y + 16}">${Math.round(s.rps)} · p99 ${fixed(s.p99, 1)} ms</text>`,
-    ].join("");
+/** One row of a horizontal bar chart: a label and its bars, drawn one under the other. */
+export interface BarRow {
+  label: string;
+  bars: { value: number; colour: string; text: string }[];
+}
+
+/** How a chart is laid out, in pixels; `legend` entries go in a line under the title. */
+export interface BarLayout {
+  labelWidth: number;
+  barWidth: number;
+  /** Room right of the longest bar for its text. */
+  textWidth: number;
+  barHeight: number;
+  /** y of the first row. */
+  top: number;
+  legend?: { colour: string; text: string }[];
+}
+
+/**
+ * The one bar-chart layout of the bench's reports (results.svg, the profile's chart): a title,
+ * an optional legend, and per row a right-aligned label and bars scaled to the largest value.
+ */
+export function horizontalBarChartSvg(title: string, rows: BarRow[], layout: BarLayout): string {
+  const { labelWidth, barWidth, textWidth, barHeight, top } = layout;
+  const gap = 2;
+  const barsPerRow = Math.max(1, ...rows.map((row) => row.bars.length));
+  const rowHeight = barsPerRow * (barHeight + gap) + 6;
+  const width = labelWidth + barWidth + textWidth;
+  const height = top + rows.length * rowHeight + 16;
+  const max = Math.max(Number.MIN_VALUE, ...rows.flatMap((row) => row.bars.map((b) => b.value)));
+  const drawn = rows.map((row, i) => {
+    const y = top + i * rowHeight + 3;
+    const middle = y + (row.bars.length * (barHeight + gap) - gap) / 2;
+    const bars = row.bars.map(({ value, colour, text }, k) => {
+      const barY = y + k * (barHeight + gap);
+      const w = Math.max(1, Math.round((value / max) * barWidth));
+      return (
+        `<rect x="${labelWidth}" y="${barY}" width="${w}" height="${barHeight}" fill="${colour}"/>` +
+        `<text x="${labelWidth + w + 6}" y="${barY + barHeight / 2 + 4}" font-size="11">${escapeXml(text)}</text>`
+      );
+    });
+    return (
+      `<text x="${labelWidth - 8}" y="${middle + 4}" text-anchor="end">${escapeXml(row.label)}</text>` +
+      bars.join("")
+    );
   });
+  const legend = (layout.legend ?? []).map(
+    ({ colour, text }, k) =>
+      `<rect x="${labelWidth + k * 200}" y="32" width="12" height="12" fill="${colour}"/>` +
+      `<text x="${labelWidth + k * 200 + 16}" y="43">${escapeXml(text)}</text>`,
+  );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
-    ...bars,
+    ...legend,
+    ...drawn,
     `</svg>`,
     "",
   ].join("\n");
+}
+
+/** The fetch bridge's contestants (issue #27), by id. */
+export const FETCH_IDS = {
+  honoNode: "hono-node",
+  honoFoobar: "hono-foobar-1",
+  honoFoobarEager: "hono-foobar-eager-1",
+  honoListener: "hono-listener-foobar-1",
+  helloToFetch: "hello-tofetch-hono-node",
+  expressNode: "express-node",
+  expressFoobar: "express-foobar-1",
+} as const;
+
+/**
+ * Issue #27's targets: a fetch handler under foobar at its own server's speed and latency,
+ * foobar's hello as a fetch handler at foobar's speed, and Express no slower through foobar.
+ */
+export function checkFetchTargets(results: ContestantResult[], workers: number): TargetCheck[] {
+  const foobar1 = contestantIds(workers).foobar1;
+  const { honoFoobar, honoNode, helloToFetch, expressFoobar, expressNode } = FETCH_IDS;
+  const ratio = ratioTargets(results);
+  return [
+    ratio(
+      "Hono via fromFetch, foobar 1w / Hono on @hono/node-server, req/s",
+      [honoFoobar, honoNode],
+      ">=",
+      0.9,
+      requestsPerSecond,
+    ),
+    ratio(
+      "Hono via fromFetch, foobar 1w / Hono on @hono/node-server, p99",
+      [honoFoobar, honoNode],
+      "<=",
+      1.2,
+      p99,
+    ),
+    ratio(
+      "foobar hello via toFetch on @hono/node-server / foobar 1w, req/s",
+      [helloToFetch, foobar1],
+      ">=",
+      0.9,
+      requestsPerSecond,
+    ),
+    ratio(
+      "Express via fromExpress, foobar 1w / Express on node:http, req/s",
+      [expressFoobar, expressNode],
+      ">=",
+      1,
+      requestsPerSecond,
+    ),
+  ];
+}
+
+/** The ways fromFetch was measured against, each over the native server (no goal). */
+export function fetchAlternativeRatios(results: ContestantResult[]): SplitRatio[] {
+  const against = (a: string, isolates: string): SplitRatio => ({
+    name: `${results.find((r) => r.id === a)?.label ?? a} / Hono on @hono/node-server`,
+    value: ratioOfIds(results, [a, FETCH_IDS.honoNode], requestsPerSecond).value,
+    isolates,
+  });
+  return [
+    against(FETCH_IDS.honoFoobar, "the adopted way: lazy Request, light Response (the default)"),
+    against(FETCH_IDS.honoFoobarEager, "a full undici Request and Response per call"),
+    against(FETCH_IDS.honoListener, "@hono/node-server's listener over the Node-style stand-ins"),
+  ];
+}
+
+/** A horizontal bar chart of median req/s, one bar per contestant that ran. */
+export function barChartSvg(summaries: Summary[], title: string): string {
+  const rows = summaries
+    .filter((s) => s.skipped === undefined && s.rounds > 0)
+    .map((s) => ({
+      label: s.label,
+      bars: [
+        {
+          value: s.rps,
+          colour:
+            s.id.startsWith("foobar") || s.id.startsWith("nginx-foobar") ? "#d9480f" : "#868e96",
+          text: `${Math.round(s.rps)} · p99 ${fixed(s.p99, 1)} ms`,
+        },
+      ],
+    }));
+  return horizontalBarChartSvg(title, rows, {
+    labelWidth: 260,
+    barWidth: 420,
+    textWidth: 170,
+    barHeight: 18,
+    top: 40,
+  });
 }

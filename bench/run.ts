@@ -20,8 +20,10 @@ import type { Running } from "./processes.js";
 import { measuredLoad, memoryOf, sleep, startServer, type Started } from "./processes.js";
 import {
   barChartSvg,
+  checkFetchTargets,
   checkSecondRoundTargets,
   checkTargets,
+  fetchAlternativeRatios,
   splitRatios,
   splitTable,
   median,
@@ -282,6 +284,8 @@ async function main(): Promise<void> {
     ),
   ]);
   const splits = splitTable(splitRatios([...results.values()], o.workers));
+  const fetchTargets = targetsTable(checkFetchTargets([...results.values()], o.workers));
+  const fetchAlternatives = splitTable(fetchAlternativeRatios([...results.values()]));
   const sectionTitles: Record<SectionName, string> = {
     bodies: `Response bodies (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections; ${o.sectionDuration} s per run)`,
     uploads: `Uploads (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections posting the body; ${o.sectionDuration} s per run)`,
@@ -330,13 +334,21 @@ async function main(): Promise<void> {
     "",
     splits,
     "",
+    "## Targets (issue #27): the fetch bridge",
+    "",
+    fetchTargets,
+    "",
+    "The ways of serving a fetch handler that were measured, each against its own server:",
+    "",
+    fetchAlternatives,
+    "",
     `![req/s per contestant](${svgPath.split("/").pop()})`,
     "",
     ...(sectionsMarkdown.length > 0 ? ["## Sections", "", ...sectionsMarkdown] : []),
   ].join("\n");
   writeFileSync(o.out, markdown);
   process.stdout.write(
-    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
+    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${fetchTargets}\n\n${fetchAlternatives}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
   );
 }
 

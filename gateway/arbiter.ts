@@ -14,10 +14,8 @@
  * Signal handlers only queue the signal; all the work happens in the loop.
  */
 import cluster, { type Worker as ClusterWorker } from "node:cluster";
-import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
-import { connect } from "node:net";
+import { readFileSync, unlinkSync } from "node:fs";
 import type { Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseAddress } from "./addresses.js";
@@ -27,15 +25,19 @@ import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } 
 import { LogFile, Logger } from "./log.js";
 import { MasterMetrics } from "./metrics.js";
 import { Pidfile } from "./pidfile.js";
+import { checkStartup } from "./startup.js";
+import { removeStaleSocket } from "./unix-socket.js";
 import { VERSION } from "./version.js";
+import { WorkerStatsBoard } from "./worker-stats.js";
+import { statsRoutes, writeAddressFile } from "./stats-page.js";
 import {
-  APP_LOAD_ERROR,
+  EXIT_APP,
+  EXIT_BOOT,
   isWorkerMessage,
-  WORKER_BOOT_ERROR,
   WORKER_ENV,
   type WorkerBoot,
   type WorkerMessage,
-} from "./worker.js";
+} from "./protocol.js";
 
 const SIGNALS = ["HUP", "TERM", "INT", "QUIT", "TTIN", "TTOU", "USR1"] as const;
 type SignalName = (typeof SIGNALS)[number];
@@ -74,26 +76,6 @@ interface WorkerExit {
   pid: number;
   code: number | null;
   signal: string | null;
-}
-
-/**
- * A unix socket file left by a master that was killed makes listen() fail with EADDRINUSE.
- * Remove it — but only if nothing answers on it (another server may own it).
- */
-async function removeStaleSocket(path: string): Promise<void> {
-  try {
-    if (!lstatSync(path).isSocket()) return;
-  } catch {
-    return; // no such file
-  }
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path, () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on("error", () => resolve(false));
-  });
-  if (!alive) unlinkSync(path);
 }
 
 /** The generation a HUP replaces: what a failed reload goes back to. */
@@ -142,6 +124,9 @@ export class Arbiter implements ServerView {
   #pidfile: Pidfile | null = null;
   #metrics: MasterMetrics | null = null;
   #metricsServer: Server | null = null;
+  /** The worker stats (worker-stats.ts), kept with --metrics-bind; every `#stats?.` is a report. */
+  #stats: WorkerStatsBoard | null = null;
+  #removeAddressFile: (() => void) | null = null;
 
   constructor(
     config: LoadedConfig,
@@ -230,8 +215,15 @@ export class Arbiter implements ServerView {
     await this.#prepareSockets();
     if (this.settings.metrics_bind !== null) {
       this.#metrics = await MasterMetrics.create();
+      this.#stats = new WorkerStatsBoard(this);
       this.#metricsServer = this.#metrics.listen(
         parseAddress(this.settings.metrics_bind),
+        this.log,
+        statsRoutes(this.#stats),
+      );
+      this.#removeAddressFile = writeAddressFile(
+        this.#metricsServer,
+        this.settings.worker_tmp_dir,
         this.log,
       );
     }
@@ -272,12 +264,14 @@ export class Arbiter implements ServerView {
     const worker = this.workers.get(child.process.pid ?? 0);
     if (worker === undefined) return;
     worker.lastHeartbeat = performance.now();
+    if (message.gateway === "stats") this.#stats?.heard(worker.pid, message);
     if (message.gateway === "ready") {
       // Only a worker of the current generation that just booted may release a retiring one;
       // an old worker whose "ready" arrives after a HUP retired it must not stop its sibling.
       const replacesRetiring = worker.state === "booting";
       if (replacesRetiring) worker.state = "ready";
       worker.booted = true;
+      if (replacesRetiring) this.#stats?.booted(worker.pid);
       this.#bootFailures = 0;
       for (const address of message.addresses)
         if (!this.#announced.has(address)) {
@@ -302,6 +296,7 @@ export class Arbiter implements ServerView {
       if (worker.state !== "ready") return;
       worker.state = "retiring";
       worker.reason = "max_requests";
+      this.#stats?.event("max_requests", worker.pid, `served ${message.served}: recycled`);
       this.manageWorkers(); // spawns the replacement
       // Others can take the traffic meanwhile: stop it now. A lone worker waits until its
       // replacement is ready, or the listening socket (owned by the workers) would close.
@@ -327,6 +322,7 @@ export class Arbiter implements ServerView {
       if (worker === undefined) continue;
       this.workers.delete(exit.pid);
       this.#removeScoreboard(worker);
+      this.#stats?.exited(exit.pid, exit, worker.reason, worker.booted);
       if (!halting && !worker.booted && worker.state !== "stopping") {
         this.#metrics?.countRestart("boot_failure");
         callHookSync(this.hooks, "child_exit", this.log, this, worker);
@@ -357,7 +353,7 @@ export class Arbiter implements ServerView {
    * failed to load, else 3 (Gunicorn's "Worker failed to boot").
    */
   #bootFailed(exit: WorkerExit): void {
-    const definitive = exit.code === WORKER_BOOT_ERROR || exit.code === APP_LOAD_ERROR;
+    const definitive = exit.code === EXIT_BOOT || exit.code === EXIT_APP;
     this.#bootFailures = definitive ? BOOT_FAILURE_BUDGET : this.#bootFailures + 1;
     const how = describeExit(exit);
     if (this.#bootFailures < BOOT_FAILURE_BUDGET) {
@@ -383,9 +379,9 @@ export class Arbiter implements ServerView {
       );
       return;
     }
-    throw exit.code === APP_LOAD_ERROR
-      ? new HaltServer("the app failed to load (see the error above)", APP_LOAD_ERROR)
-      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, WORKER_BOOT_ERROR);
+    throw exit.code === EXIT_APP
+      ? new HaltServer("the app failed to load (see the error above)", EXIT_APP)
+      : new HaltServer(`Worker failed to boot (pid:${exit.pid}, ${how})`, EXIT_BOOT);
   }
 
   /**
@@ -397,6 +393,7 @@ export class Arbiter implements ServerView {
   #abandonReload(how: string): boolean {
     const previous = this.#byAge("retiring").filter((worker) => worker.reason === "reload");
     if (previous.length === 0 || this.#previous === null) return false;
+    this.#stats?.hupFailed(`new workers cannot boot (${how}): the previous ones keep serving`);
     this.log.error(
       "Reload failed: new workers cannot boot (%s); the previous workers keep serving",
       how,
@@ -428,12 +425,18 @@ export class Arbiter implements ServerView {
           request ? ` while serving ${request}` : "",
         );
         worker.reason = "timeout";
+        this.#stats?.event(
+          "timeout",
+          worker.pid,
+          `no heartbeat for ${this.settings.timeout} s${request ? ` while serving ${request}` : ""}: SIGKILL`,
+        );
         this.#kill(worker, "SIGKILL");
       } else if (worker.stopDeadline !== undefined && now > worker.stopDeadline) {
         this.log.warning(
           "Worker (pid:%d) still busy after the graceful timeout: killed",
           worker.pid,
         );
+        this.#stats?.event("killed", worker.pid, "still busy after the graceful timeout: SIGKILL");
         this.#kill(worker, "SIGKILL");
       }
     }
@@ -461,8 +464,10 @@ export class Arbiter implements ServerView {
 
   spawnWorker(): void {
     this.#age += 1;
-    const tmp = this.settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
-    const scoreboard = join(tmp, `gateway-${this.pid}-${this.#age}.scoreboard`);
+    const scoreboard = join(
+      this.settings.worker_tmp_dir,
+      `gateway-${this.pid}-${this.#age}.scoreboard`,
+    );
     const boot: WorkerBoot = {
       settings: this.settings,
       age: this.#age,
@@ -486,6 +491,7 @@ export class Arbiter implements ServerView {
       killed: false,
     });
     this.log.info("Booting worker with pid: %d", pid);
+    this.#stats?.spawned(pid, this.#age);
   }
 
   /** Graceful stop of one worker: it finishes its requests; killed after graceful_timeout. */
@@ -494,6 +500,7 @@ export class Arbiter implements ServerView {
     worker.state = "stopping";
     worker.reason = reason;
     worker.stopDeadline = performance.now() + this.settings.graceful_timeout * 1000;
+    this.#stats?.event("stop", worker.pid, `${reason}: SIGTERM, it finishes its requests first`);
     this.#kill(worker, "SIGTERM");
   }
 
@@ -531,6 +538,12 @@ export class Arbiter implements ServerView {
     let config: LoadedConfig;
     try {
       config = await loadConfig(this.argv);
+      // The start-up checks, before anything is switched: a reload to a path or an address this
+      // machine cannot give is refused, and the running generation keeps serving.
+      const { bind, metrics_bind } = this.settings;
+      await checkStartup(config.settings, config.sources, {
+        listening: metrics_bind === null ? bind : [...bind, metrics_bind],
+      });
     } catch (error) {
       this.log.error(
         "Reload failed, keeping the running configuration: %s",
@@ -558,6 +571,7 @@ export class Arbiter implements ServerView {
       this.#pidfile.create(this.pid);
     }
     this.numWorkers = this.settings.workers;
+    this.#stats?.hupStarted();
     await this.#prepareSockets();
     await callHook(this.hooks, "on_reload", this.log, this);
     // Old workers keep serving until each new worker is ready (see #onMessage).
@@ -570,11 +584,19 @@ export class Arbiter implements ServerView {
   }
 
   async handleTTIN(): Promise<void> {
+    this.#stats?.event("ttin", null, `workers wanted: ${this.numWorkers} → ${this.numWorkers + 1}`);
     this.numWorkers += 1;
     this.manageWorkers();
   }
 
   async handleTTOU(): Promise<void> {
+    this.#stats?.event(
+      "ttou",
+      null,
+      this.numWorkers <= 1
+        ? "ignored: the master keeps at least one worker"
+        : `workers wanted: ${this.numWorkers} → ${this.numWorkers - 1}`,
+    );
     if (this.numWorkers <= 1) return;
     this.numWorkers -= 1;
     this.manageWorkers();
@@ -595,6 +617,7 @@ export class Arbiter implements ServerView {
   async halt(graceful: boolean, exitCode = 0): Promise<number> {
     this.#stopping = true;
     this.#metricsServer?.close();
+    this.#removeAddressFile?.();
     const deadline = performance.now() + this.settings.graceful_timeout * 1000;
     const signalAll = (signal: NodeJS.Signals) => {
       for (const worker of this.workers.values()) {

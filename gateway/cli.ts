@@ -14,6 +14,9 @@ import { prepare, unexpectedErrorText } from "./startup.js";
 // process that runs them: a mistake on the command line is answered without loading them.
 
 async function main(argv: string[]): Promise<number> {
+  // `gateway status …` reads a running master's worker stats (status-command.ts).
+  if (argv[0] === "status")
+    return (await import("./status-command.js")).statusCommand(argv.slice(1));
   const outcome = await prepare(argv);
   process.stdout.write(outcome.stdout);
   if (!("serve" in outcome)) {

@@ -239,7 +239,8 @@ export function splitArgs(text: string): string[] {
   return words;
 }
 
-function flagName(name: SettingName): string {
+/** `--access-logfile` for `accesslog`: how a setting is named on the command line. */
+export function flagName(name: SettingName): string {
   const spec = SETTING_BY_NAME.get(name);
   return spec?.flag === undefined ? name : `--${spec.flag}`;
 }

@@ -7,47 +7,18 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import type { Environ, ErrorStream, FileWrapper, InputStream } from "@foobar/tsgi";
+import type { Environ, FileWrapper, InputStream } from "@foobar/tsgi";
 import { BadRequest } from "./errors.js";
 import type { TrustedProxies } from "./trusted-proxies.js";
-import { environKeyOf, unquoteToNative } from "@foobar/tsgi/rules";
+import { unquoteToNative } from "@foobar/tsgi/rules";
+import { addRequestHeaders, createEnviron, type EnvironServer } from "@foobar/tsgi/environ";
 
 /** What the environ needs to know about the server, fixed for the life of a worker. */
-export interface ServerContext {
+export interface ServerContext extends EnvironServer {
   /** SCRIPT_NAME of the whole server: `""` or a path like `/app` (from `--root-path`). */
   root_path: string;
-  /** SERVER_SOFTWARE. */
-  software: string;
-  multiprocess: boolean;
-  errors: ErrorStream;
   fileWrapper: FileWrapper;
   trustedProxies: TrustedProxies;
-}
-
-const VERSION: readonly [1, 0] = Object.freeze([1, 0] as const);
-
-// Header names repeat on every request, but each arrives as a fresh string from the parser, so a
-// Map lookup hashes it every time (~65 ns for a name like X-Forwarded-For). Comparing it with the
-// few names of the same length already seen costs about half. Bounded: long names and names
-// past a bucket's few are converted each time, so hostile clients can neither grow the cache
-// nor make a lookup long.
-const MAX_CACHED_NAME_LENGTH = 64;
-const NAMES_PER_LENGTH = 8;
-/** By name length: [name, key, name, key, …]; the key is null for names with no environ key. */
-const keysByLength: (string | null)[][] = Array.from(
-  { length: MAX_CACHED_NAME_LENGTH + 1 },
-  () => [],
-);
-
-function cachedEnvironKey(headerName: string): string | null {
-  const length = headerName.length;
-  if (length > MAX_CACHED_NAME_LENGTH) return environKeyOf(headerName);
-  const names = keysByLength[length]!;
-  for (let i = 0; i < names.length; i += 2)
-    if (names[i] === headerName) return names[i + 1] as string | null;
-  const key = environKeyOf(headerName);
-  if (names.length < NAMES_PER_LENGTH * 2) names.push(headerName, key);
-  return key;
 }
 
 /**
@@ -129,38 +100,23 @@ export function buildEnviron(
   const scriptName = root;
 
   const info = infoOf(request.socket, context);
-  const environ = {
-    REQUEST_METHOD: request.method ?? "GET",
-    SCRIPT_NAME: scriptName,
-    PATH_INFO: pathInfo,
-    QUERY_STRING: query,
-    SERVER_NAME: info.serverName,
-    SERVER_PORT: info.serverPort,
-    SERVER_PROTOCOL: request.httpVersion === "1.0" ? "HTTP/1.0" : "HTTP/1.1",
-    SERVER_SOFTWARE: context.software,
-    REMOTE_ADDR: info.remoteAddr,
-    "tsgi.version": VERSION,
-    "tsgi.url_scheme": "http",
-    "tsgi.input": input,
-    "tsgi.errors": context.errors,
-    "tsgi.multithread": false,
-    "tsgi.multiprocess": context.multiprocess,
-    "tsgi.run_once": false,
-    "tsgi.file_wrapper": context.fileWrapper,
-    "tsgi.input_terminated": true,
-    "gateway.raw_uri": target,
-  } as Environ;
-
-  const raw = request.rawHeaders;
-  const headers = environ as unknown as Record<string, string | undefined>;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    // Every HTTP/1.1 request has a Host: its key without hashing a fresh string for the cache.
-    const key = name === "Host" ? "HTTP_HOST" : cachedEnvironKey(name);
-    if (key === null) continue;
-    const previous = headers[key];
-    headers[key] = previous === undefined ? raw[i + 1]! : previous + ", " + raw[i + 1]!;
-  }
+  const environ = createEnviron(
+    {
+      method: request.method ?? "GET",
+      scriptName,
+      pathInfo,
+      query,
+      serverName: info.serverName,
+      serverPort: info.serverPort,
+      protocol: request.httpVersion === "1.0" ? "HTTP/1.0" : "HTTP/1.1",
+      scheme: "http",
+      remoteAddr: info.remoteAddr,
+      input,
+    },
+    context,
+  );
+  environ["gateway.raw_uri"] = target;
+  addRequestHeaders(environ, request.rawHeaders);
 
   if (info.serverName === "") {
     const [name, port] = fromHost(environ.HTTP_HOST, environ["tsgi.url_scheme"]);

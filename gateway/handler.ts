@@ -7,28 +7,18 @@
  * Node ServerResponse to write to (with Server and Content-Length added to the app's headers),
  * a client that may disconnect or be slow to read, and the gateway's error log.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Application, Environ, HeaderList } from "@foobar/tsgi";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Application, Environ, Status } from "@foobar/tsgi";
 import { ContractViolation, ResponseEngine } from "@foobar/tsgi/response-engine";
 import type { Settings } from "./settings.js";
 import { buildEnviron, type ServerContext } from "./environ.js";
 import { BadRequest } from "./errors.js";
 import { RequestInput } from "./input.js";
 import { describeError, type Logger } from "./log.js";
-import { sendPlainResponse } from "./plain-response.js";
+import type { ExchangeRecord } from "./hooks.js";
+import { SERVER_HEADER } from "./version.js";
 
-/** What a finished exchange reports to the access log and metrics. */
-export interface ExchangeRecord {
-  environ: Environ | undefined;
-  request: IncomingMessage;
-  status: number;
-  /** Body bytes the app produced (what went on the wire, for a GET). */
-  bytes: number;
-  /** Response headers as the app gave them (the server's own are not included). */
-  headers: HeaderList;
-  /** `process.hrtime.bigint()` when the request arrived; 0n unless `timesRequests`. */
-  startedAt: bigint;
-}
+export type { ExchangeRecord } from "./hooks.js";
 
 export interface HandlerOptions extends Partial<Pick<Settings, "limit_request_body">> {
   context: ServerContext;
@@ -86,7 +76,7 @@ class GatewayExchange extends ResponseEngine {
     const { headers } = this;
     const flat: string[] = [];
     for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
-    if (!this.hasServerHeader) flat.push("Server", this.options.context.software);
+    if (!this.hasServerHeader) flat.push("Server", SERVER_HEADER);
     if (contentLength >= 0) flat.push("Content-Length", String(contentLength));
     this.response.writeHead(this.code, this.status.slice(4), flat);
   }
@@ -126,49 +116,51 @@ class GatewayExchange extends ResponseEngine {
     socket.destroySoon();
   }
 
-  protected get clientGone(): boolean {
+  protected override get clientGone(): boolean {
     return this.response.destroyed;
   }
 
-  protected watchClient(listener: () => void): void {
+  protected override watchClient(listener: () => void): void {
     this.response.once("close", listener);
   }
 
-  protected unwatchClient(listener: () => void): void {
+  protected override unwatchClient(listener: () => void): void {
     this.response.off("close", listener);
   }
 
-  protected get isHead(): boolean {
+  protected override get isHead(): boolean {
     return this.request.method === "HEAD";
   }
 
-  /** A refused request gets its 4xx; an app failure a 500, or a cut connection if too late. */
-  protected answerFailure(error: unknown, headersSent: boolean): void {
+  /** Logs the failure; a refused request's connection is closed once its 4xx is sent. */
+  protected reportFailure(error: unknown, headersSent: boolean): void {
     const { log } = this.options;
     if (error instanceof BadRequest) {
-      this.code = error.status;
       log.warning(
         "Invalid request from ip=%s: %s",
         this.request.socket.remoteAddress,
         error.message,
       );
-      sendPlainResponse(this.response, error.status, error.message);
+      this.response.shouldKeepAlive = false;
       return;
     }
     if (error instanceof ContractViolation)
       log.error("%s: TSGI contract violation: %s", this.describe(), error.message);
     else log.error("Error handling request %s\n%s", this.describe(), describeError(error));
-    if (headersSent || this.response.headersSent) {
-      log.error("%s: headers already sent; connection aborted", this.describe());
-      this.cutOff();
-    } else {
-      this.code = 500;
-      this.bytes = 0;
-      sendPlainResponse(this.response, 500, "Internal Server Error", { close: false });
-    }
+    if (headersSent) log.error("%s: headers already sent; connection aborted", this.describe());
   }
 
-  protected closeFailed(error: unknown): void {
+  /** A request the gateway refuses gets its 4xx and the reason; anything else the engine's 500. */
+  protected override errorResponse(error: unknown): { status: Status; text: string } {
+    if (error instanceof BadRequest)
+      return {
+        status: `${error.status} ${STATUS_CODES[error.status] ?? "Bad Request"}`,
+        text: `${error.message}\n`,
+      };
+    return super.errorResponse(error);
+  }
+
+  protected override closeFailed(error: unknown): void {
     this.options.log.error("%s: body close() failed\n%s", this.describe(), describeError(error));
   }
 
@@ -176,12 +168,12 @@ class GatewayExchange extends ResponseEngine {
     this.options.log.error("%s", message);
   }
 
-  protected describe(): string {
+  protected override describe(): string {
     return `${this.request.method} ${this.request.url}`;
   }
 
   /** Reports the exchange; drains what the app left unread so the connection can be reused. */
-  protected onFinished(): void {
+  protected override onFinished(): void {
     const { input } = this;
     if (input?.partlyRead) input.discard().catch(() => this.request.destroy());
     this.options.afterResponse?.({

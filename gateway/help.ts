@@ -5,6 +5,7 @@
 import type { LoadedConfig } from "./config.js";
 import { HOOK_NAMES } from "./hooks.js";
 import { SETTINGS } from "./settings.js";
+import { STATUS_USAGE } from "./status-command.js";
 
 export function helpText(): string {
   const lines = [
@@ -33,6 +34,7 @@ export function helpText(): string {
     "Signals to the master: TERM graceful stop, INT/QUIT quick stop, HUP reload,",
     "TTIN/TTOU one worker more/less, USR1 reopen log files. See docs/gateway.md.",
     "",
+    STATUS_USAGE,
   );
   return lines.join("\n");
 }

@@ -5,10 +5,26 @@
  * server (except on_starting/when_ready, which abort the start, as in Gunicorn).
  */
 import type { IncomingMessage } from "node:http";
-import type { Environ } from "@foobar/tsgi";
-import type { ExchangeRecord } from "./handler.js";
+import type { Environ, HeaderList } from "@foobar/tsgi";
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
+
+/**
+ * What a finished exchange reports to the access log, metrics and `post_request`. handler.ts
+ * builds it; it is defined here, beside the hook that receives it, so the master can name the
+ * hooks without loading the request path.
+ */
+export interface ExchangeRecord {
+  environ: Environ | undefined;
+  request: IncomingMessage;
+  status: number;
+  /** Body bytes the app produced (what went on the wire, for a GET). */
+  bytes: number;
+  /** Response headers as the app gave them (the server's own are not included). */
+  headers: HeaderList;
+  /** `process.hrtime.bigint()` when the request arrived; 0n unless `timesRequests`. */
+  startedAt: bigint;
+}
 
 /** What hooks see of the master. */
 export interface ServerView {

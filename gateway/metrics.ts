@@ -5,9 +5,10 @@
  * `--metrics-bind`, a listener separate from the application's.
  */
 import { createServer, type Server } from "node:http";
-import type { ExchangeRecord } from "./handler.js";
+import type { ExchangeRecord } from "./hooks.js";
 import { describeListener, type Address } from "./addresses.js";
 import type { Logger } from "./log.js";
+import type { Route } from "./stats-page.js";
 
 import type * as PromClientModule from "prom-client";
 
@@ -89,9 +90,11 @@ export class MasterMetrics {
     return this.client.Registry.PROMETHEUS_CONTENT_TYPE;
   }
 
-  listen(address: Address, log: Logger): Server {
+  /** `otherRoutes` answers what is not /metrics first (the worker stats, stats-page.ts). */
+  listen(address: Address, log: Logger, otherRoutes?: Route): Server {
     const server = createServer((request, response) => {
       if (request.url !== "/metrics") {
+        if (otherRoutes?.(request, response)) return;
         response.writeHead(404, { "Content-Type": "text/plain" }).end("Not Found\n");
         return;
       }

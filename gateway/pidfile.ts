@@ -11,18 +11,28 @@ export function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * The PID a pidfile names, if that process is running and is not `self`: another master
+ * holds the file. Null when there is no file, it names no number, or its process is gone
+ * (a master that was killed leaves its pidfile behind).
+ */
+export function runningPidIn(path: string, self = process.pid): number | null {
+  let named: number;
+  try {
+    named = Number(readFileSync(path, "utf8").trim());
+  } catch {
+    return null; // no file yet
+  }
+  return Number.isInteger(named) && named > 0 && named !== self && isRunning(named) ? named : null;
+}
+
 export class Pidfile {
   constructor(public path: string) {}
 
   /** Writes our PID; refuses if the file names another live process (a second master). */
   create(pid: number): void {
-    let previous = NaN;
-    try {
-      previous = Number(readFileSync(this.path, "utf8").trim());
-    } catch {
-      // no file yet
-    }
-    if (Number.isInteger(previous) && previous !== pid && previous > 0 && isRunning(previous))
+    const previous = runningPidIn(this.path, pid);
+    if (previous !== null)
       throw new Error(
         `pidfile ${this.path} names a running process (${previous}); already running?`,
       );

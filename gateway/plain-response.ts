@@ -1,6 +1,6 @@
 /** The gateway's own short answers (400, 413, 431, 500…): plain text, never a stack trace. */
 import type { ServerResponse } from "node:http";
-import { SOFTWARE } from "./version.js";
+import { SERVER_HEADER } from "./version.js";
 
 export function sendPlainResponse(
   response: ServerResponse,
@@ -20,7 +20,7 @@ export function sendPlainResponse(
     "Content-Length",
     String(body.length),
     "Server",
-    SOFTWARE,
+    SERVER_HEADER,
   ]);
   response.end(body);
 }

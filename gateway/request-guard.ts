@@ -17,7 +17,7 @@ import { isHeaderNamed } from "@foobar/tsgi/headers";
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 import { sendPlainResponse } from "./plain-response.js";
-import { SOFTWARE } from "./version.js";
+import { SERVER_HEADER } from "./version.js";
 
 /** The limits the guard enforces, named and documented as in settings.ts. */
 export type GuardSettings = Pick<
@@ -34,41 +34,39 @@ export interface RequestRefusal {
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+/i;
 
 /**
- * Fields a chunked request may not send as trailers (RFC 9110 §6.5.1): they must be known before
- * the content — framing, routing, request modifiers, authentication, connection control and the
- * content's format. llhttp itself refuses Content-Length and Transfer-Encoding there; the rest
- * are refused here, so every one of them gets the same answer (Gunicorn refuses Host,
- * Content-Length, Transfer-Encoding, Trailer, Authorization and TE; this list adds their kin).
+ * Trailer fields a chunked request is refused for (400). RFC 9110 §6.5.1 lists the fields that
+ * may not be trailers and asks a recipient to ignore or drop them, not to refuse the request:
+ * TSGI has no trailers (nor has PEP 3333), so every trailer field is dropped anyway. These are
+ * the ones a request smuggler or a confused deputy needs — a hop that merges trailers into the
+ * header section would act on them as if they came first: framing (llhttp itself refuses
+ * Content-Length and Transfer-Encoding there), connection control, routing, credentials and
+ * preconditions. Gunicorn refuses Host, Content-Length, Transfer-Encoding, Trailer,
+ * Authorization and TE; this list adds their kin. The rest of §6.5.1's list (Content-Type,
+ * Content-Encoding, Content-Range, Cache-Control, Pragma, Range, Expect, Max-Forwards, …)
+ * describes the content or caching, or was already acted on with the head: dropped, like any
+ * trailer (Gunicorn's valid case 012 sends Content-Type as a trailer, and is served).
  */
-const FORBIDDEN_TRAILERS = new Set([
+const REFUSED_TRAILERS = new Set([
   "authorization",
-  "cache-control",
   "connection",
-  "content-encoding",
   "content-length",
-  "content-range",
-  "content-type",
   "cookie",
-  "expect",
   "host",
   "keep-alive",
-  "max-forwards",
-  "pragma",
   "proxy-authorization",
   "proxy-connection",
-  "range",
   "te",
   "trailer",
   "transfer-encoding",
   "upgrade",
 ]);
 
-/** The first trailer field in `rawTrailers` (name, value, …) that RFC 9110 forbids, or null. */
+/** The first trailer field in `rawTrailers` (name, value, …) that the request is refused for, or null. */
 export function forbiddenTrailer(rawTrailers: readonly string[]): string | null {
   for (let i = 0; i < rawTrailers.length; i += 2) {
     const name = rawTrailers[i]!;
     const lower = name.toLowerCase();
-    if (FORBIDDEN_TRAILERS.has(lower) || lower.startsWith("if-")) return name;
+    if (REFUSED_TRAILERS.has(lower) || lower.startsWith("if-")) return name;
   }
   return null;
 }
@@ -199,7 +197,7 @@ function rawErrorResponse({ status, reason }: RequestRefusal): string {
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
     `Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SOFTWARE}\r\n\r\n${body}`
+    `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SERVER_HEADER}\r\n\r\n${body}`
   );
 }
 

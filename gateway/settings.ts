@@ -8,6 +8,8 @@
  * This module sits at the bottom of gateway/: it imports only leaf modules, so every other
  * module may import it.
  */
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { LEVELS, type Level } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { parseAddress } from "./addresses.js";
@@ -291,9 +293,10 @@ export const SETTINGS = [
     flag: "worker-tmp-dir",
     meta: "DIR",
     section: "Worker processes",
-    default: constant(null),
+    // Memory-backed where Linux has one, so the per-request write never waits for a disk.
+    default: () => (existsSync("/dev/shm") ? "/dev/shm" : tmpdir()),
     defaultText: "/dev/shm if it exists, else the system temp dir",
-    parse: asOptionalString,
+    parse: asString,
     description: "Where each worker's scoreboard file (the request it is serving) lives.",
   }),
   setting({
@@ -472,7 +475,7 @@ export const SETTINGS = [
     default: constant(null),
     defaultText: "none",
     parse: asOptionalAddress,
-    description: "Serve Prometheus metrics of all workers at /metrics on this address.",
+    description: "Serve Prometheus /metrics, and the worker stats (/stats, /), on this address.",
   }),
   setting({
     name: "app",

@@ -11,21 +11,18 @@
  *   1  anything else (a bug: the stack is printed with --log-level debug)
  * No stack trace reaches the terminal unless --log-level debug asks for one.
  */
-import { accessSync, constants, existsSync, lstatSync, readFileSync, statSync } from "node:fs";
-import { createServer, connect } from "node:net";
-import { tmpdir } from "node:os";
+import { accessSync, constants, existsSync, lstatSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { parseAddress } from "./addresses.js";
 import { AppImportError, loadApp, locateApp } from "./app-loader.js";
-import { ConfigError, loadConfig, type LoadedConfig } from "./config.js";
+import { ConfigError, flagName, loadConfig, type LoadedConfig } from "./config.js";
 import { helpText, printConfig } from "./help.js";
-import { isRunning } from "./pidfile.js";
+import { runningPidIn } from "./pidfile.js";
+import { socketAnswers } from "./unix-socket.js";
+import { EXIT_APP, EXIT_BOOT, EXIT_USAGE } from "./protocol.js";
 import { SETTINGS, type SettingName, type Settings } from "./settings.js";
 import { VERSION } from "./version.js";
-
-export const EXIT_USAGE = 2;
-export const EXIT_BOOT = 3;
-export const EXIT_APP = 4;
 
 /** The server cannot boot in this environment (exit 3): a path, an address. */
 export class BootError extends Error {
@@ -40,8 +37,9 @@ export type Outcome =
 
 type Sources = Map<SettingName, string>;
 
-function label(sources: Sources | undefined, name: SettingName, flag: string): string {
-  return sources?.get(name) ?? flag;
+/** Where a setting's value came from (`config file x.js: bind`), or its flag. */
+function label(sources: Sources | undefined, name: SettingName): string {
+  return sources?.get(name) ?? flagName(name);
 }
 
 function describeErrno(error: NodeJS.ErrnoException): string {
@@ -80,17 +78,6 @@ function probeListen(host: string, port: number): Promise<void> {
       clearTimeout(timer);
       server.close(() => resolvePromise());
     });
-  });
-}
-
-/** True if a server answers on the unix socket at `path`. */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const probe = connect(path, () => {
-      probe.destroy();
-      resolvePromise(true);
-    });
-    probe.on("error", () => resolvePromise(false));
   });
 }
 
@@ -149,9 +136,14 @@ async function checkAddress(text: string, what: string): Promise<string> {
  * Checks, before any worker starts, everything start-up needs from this machine: the app's
  * module, the log, pid and scoreboard paths, and every listening address (bound for a
  * moment). Returns one line per check, for --check-config; throws BootError,
- * AppImportError or ConfigError.
+ * AppImportError or ConfigError. A running master checks a HUP's new settings with it too,
+ * passing the addresses it already listens on (`listening`), which need no probe.
  */
-export async function checkStartup(settings: Settings, sources?: Sources): Promise<string[]> {
+export async function checkStartup(
+  settings: Settings,
+  sources?: Sources,
+  { listening = [] }: { listening?: readonly string[] } = {},
+): Promise<string[]> {
   const checked: string[] = [];
   if (settings.app === null)
     throw new ConfigError(
@@ -161,52 +153,45 @@ export async function checkStartup(settings: Settings, sources?: Sources): Promi
   const app = locateApp(settings.app);
   checked.push(`app: ${settings.app} → ${app.path ?? app.specifier}`);
 
-  for (const [name, flag, value] of [
-    ["errorlog", "--error-logfile", settings.errorlog],
-    ["accesslog", "--access-logfile", settings.accesslog],
-    ["pidfile", "--pid", settings.pidfile],
-  ] as const) {
+  for (const name of ["errorlog", "accesslog", "pidfile"] as const) {
+    const value = settings[name];
     if (value === null || (value === "-" && name !== "pidfile")) continue;
-    checkWritableFile(value, label(sources, name, flag));
-    checked.push(`${label(sources, name, flag)}: ${value} is writable`);
+    checkWritableFile(value, label(sources, name));
+    checked.push(`${label(sources, name)}: ${value} is writable`);
   }
-  if (settings.pidfile !== null) {
-    let previous = NaN;
-    try {
-      previous = Number(readFileSync(settings.pidfile, "utf8").trim());
-    } catch {
-      // no pidfile yet
-    }
-    if (
-      Number.isInteger(previous) &&
-      previous > 0 &&
-      previous !== process.pid &&
-      isRunning(previous)
-    )
-      throw new BootError(
-        `${label(sources, "pidfile", "--pid")}: ${settings.pidfile} names a running process (${previous}); is the gateway already running?`,
-      );
-  }
-  const tmp = settings.worker_tmp_dir ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
-  const tmpLabel = label(sources, "worker_tmp_dir", "--worker-tmp-dir");
+  const previous = settings.pidfile === null ? null : runningPidIn(settings.pidfile);
+  if (previous !== null)
+    throw new BootError(
+      `${label(sources, "pidfile")}: ${settings.pidfile} names a running process (${previous}); is the gateway already running?`,
+    );
+  const tmp = settings.worker_tmp_dir;
+  const tmpLabel = label(sources, "worker_tmp_dir");
   checkDirectory(tmp, tmpLabel);
   checked.push(`${tmpLabel}: ${tmp} is writable`);
 
   const seen = new Set<string>();
-  const bindLabel = label(sources, "bind", "--bind");
+  const bindLabel = label(sources, "bind");
   for (const bind of settings.bind) {
     const key = JSON.stringify(parseAddress(bind));
     if (seen.has(key)) throw new ConfigError(`${bindLabel}: ${bind} is given twice`);
     seen.add(key);
-    checked.push(await checkAddress(bind, bindLabel));
+    checked.push(
+      listening.includes(bind)
+        ? `${bindLabel}: ${bind} is ours`
+        : await checkAddress(bind, bindLabel),
+    );
   }
   if (settings.metrics_bind !== null) {
-    const metricsLabel = label(sources, "metrics_bind", "--metrics-bind");
+    const metricsLabel = label(sources, "metrics_bind");
     const key = JSON.stringify(parseAddress(settings.metrics_bind));
     const port = parseAddress(settings.metrics_bind);
     if (seen.has(key) && !("port" in port && port.port === 0))
       throw new ConfigError(`${metricsLabel}: ${settings.metrics_bind} is also a --bind address`);
-    checked.push(await checkAddress(settings.metrics_bind, metricsLabel));
+    checked.push(
+      listening.includes(settings.metrics_bind)
+        ? `${metricsLabel}: ${settings.metrics_bind} is ours`
+        : await checkAddress(settings.metrics_bind, metricsLabel),
+    );
   }
   return checked;
 }

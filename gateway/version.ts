@@ -1,4 +1,4 @@
-/** The gateway's name and version, sent as `Server` and set as `SERVER_SOFTWARE`. */
+/** The gateway's name and version: its `SERVER_SOFTWARE`, and (the name alone) its `Server` header. */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,4 +12,10 @@ function packageVersion(): string {
 }
 
 export const VERSION = packageVersion();
-export const SOFTWARE = `foobar-gateway/${VERSION}`;
+/**
+ * What the gateway's `Server` header says: its name, not its version (as Gunicorn and nginx with
+ * `server_tokens off`). The version helps nobody but someone choosing which known bug to try; the
+ * name still tells an operator which hop answered. The app sees the version in SERVER_SOFTWARE.
+ */
+export const SERVER_HEADER = "foobar-gateway";
+export const SOFTWARE = `${SERVER_HEADER}/${VERSION}`;

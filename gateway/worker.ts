@@ -19,40 +19,27 @@ import { AppImportError, loadApp } from "./app-loader.js";
 import { describeListener, parseAddress } from "./addresses.js";
 import { loadHooks } from "./config.js";
 import type { Settings } from "./settings.js";
-import type { ExchangeRecord } from "./handler.js";
-import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } from "./hooks.js";
+import {
+  callHook,
+  callHookSync,
+  type ExchangeRecord,
+  type Hooks,
+  type ServerView,
+  type WorkerView,
+} from "./hooks.js";
 import { LogFile, Logger } from "./log.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { createGatewayServer, stopAccepting } from "./server.js";
+import {
+  EXIT_APP,
+  EXIT_BOOT,
+  readWorkerBoot,
+  sendToMaster,
+  WORKER_ENV,
+  type WorkerBoot,
+} from "./protocol.js";
+import { WorkerProbe } from "./worker-probe.js";
 import type { Environ } from "@foobar/tsgi";
-
-/** Exit codes the master reads as "do not respawn, stop the server" (Gunicorn's). */
-export const WORKER_BOOT_ERROR = 3;
-export const APP_LOAD_ERROR = 4;
-
-/** What the master passes to a new worker, in the environment. */
-export interface WorkerBoot {
-  settings: Settings;
-  age: number;
-  scoreboard: string;
-  masterPid: number;
-}
-
-export const WORKER_ENV = "GATEWAY_WORKER_BOOT";
-
-/** Messages a worker sends the master. */
-export type WorkerMessage =
-  | { gateway: "heartbeat" }
-  | { gateway: "ready"; addresses: string[] }
-  | { gateway: "retire"; served: number };
-
-export function isWorkerMessage(message: unknown): message is WorkerMessage {
-  return typeof (message as { gateway?: unknown } | null)?.gateway === "string";
-}
-
-function send(message: WorkerMessage): void {
-  if (process.connected) process.send?.(message);
-}
 
 /**
  * The scoreboard: a small file per worker holding the request line it last started, written
@@ -134,7 +121,7 @@ export class Worker implements WorkerView {
     } catch (error) {
       const message = error instanceof AppImportError ? error.message : String(error);
       this.log.error("%s", message);
-      process.exit(APP_LOAD_ERROR);
+      process.exit(EXIT_APP);
     }
 
     const accessLog = (this.#accessLog =
@@ -146,6 +133,11 @@ export class Worker implements WorkerView {
             settings.access_log_json,
           ));
     const observe = settings.metrics_bind === null ? null : await createWorkerMetrics();
+    // The master's stats page (--metrics-bind) hears what this worker does (worker-probe.ts).
+    const probe =
+      settings.metrics_bind === null
+        ? null
+        : new WorkerProbe(this.maxRequests, () => this.served, sendToMaster);
 
     // The hooks are loaded by now and never change: a worker without them (the usual case)
     // does not pay a call per request for nothing.
@@ -154,6 +146,7 @@ export class Worker implements WorkerView {
       log: this.log,
       beforeRequest: (request: IncomingMessage, environ: Environ) => {
         this.#scoreboard.note(request.method ?? "-", request.url ?? "");
+        probe?.requestStarted(request);
         if (pre_request !== undefined)
           callHookSync(this.hooks, "pre_request", this.log, this, request, environ);
       },
@@ -171,6 +164,8 @@ export class Worker implements WorkerView {
             record,
           );
         this.#countRequest();
+        // No environ: refused before beforeRequest ran (a 400), so never counted in.
+        if (record.environ !== undefined) probe?.requestFinished(record.request);
       },
       // Only the access log, the metrics and post_request read a record's startedAt.
       timesRequests: accessLog !== null || observe !== null || post_request !== undefined,
@@ -185,7 +180,8 @@ export class Worker implements WorkerView {
       addresses.push(await this.#listen(server, bind));
     }
     await callHook(this.hooks, "post_worker_init", this.log, this);
-    send({ gateway: "ready", addresses });
+    sendToMaster({ gateway: "ready", addresses });
+    probe?.start();
   }
 
   #listen(server: Server, bind: string): Promise<string> {
@@ -193,7 +189,7 @@ export class Worker implements WorkerView {
     return new Promise((resolve) => {
       server.once("error", (error) => {
         this.log.error("Cannot listen on %s: %s", bind, error.message);
-        process.exit(WORKER_BOOT_ERROR);
+        process.exit(EXIT_BOOT);
       });
       const onListening = () => {
         // The master's cluster module binds the socket with the process umask (0755 under the
@@ -211,8 +207,8 @@ export class Worker implements WorkerView {
   #startHeartbeat(): void {
     const timeout = this.settings.timeout;
     const every = timeout > 0 ? Math.min(1000, (timeout * 1000) / 4) : 1000;
-    send({ gateway: "heartbeat" });
-    setInterval(() => send({ gateway: "heartbeat" }), every).unref();
+    sendToMaster({ gateway: "heartbeat" });
+    setInterval(() => sendToMaster({ gateway: "heartbeat" }), every).unref();
   }
 
   #installSignals(): void {
@@ -239,7 +235,7 @@ export class Worker implements WorkerView {
       this.#retiring = true;
       this.log.info("Autorestarting worker after current request (served %d).", this.served);
       // The master starts our replacement first and sends TERM once it is ready: no gap.
-      send({ gateway: "retire", served: this.served });
+      sendToMaster({ gateway: "retire", served: this.served });
     }
   }
 
@@ -266,10 +262,10 @@ export class Worker implements WorkerView {
 
 /** Entry point of a worker process (cli.ts calls it when cluster says we are a worker). */
 export async function runWorker(): Promise<void> {
-  const boot = JSON.parse(process.env[WORKER_ENV] ?? "null") as WorkerBoot | null;
+  const boot = readWorkerBoot();
   if (boot === null) {
     process.stderr.write(`gateway: worker started without ${WORKER_ENV}\n`);
-    process.exit(WORKER_BOOT_ERROR);
+    process.exit(EXIT_BOOT);
   }
   // Everything up to "ready" is booting — the constructor too (it opens the scoreboard in
   // --worker-tmp-dir): whatever fails there must exit 3, so the master stops instead of
@@ -283,6 +279,6 @@ export async function runWorker(): Promise<void> {
   } catch (error) {
     log.error("Worker failed to boot: %s", error instanceof Error ? error.message : error);
     if (error instanceof Error) log.debug("%s", error.stack ?? "");
-    process.exit(WORKER_BOOT_ERROR);
+    process.exit(EXIT_BOOT);
   }
 }

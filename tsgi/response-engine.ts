@@ -11,8 +11,12 @@
  *
  * As in wsgiref's BaseHandler, this class owns the protocol and a subclass supplies only the
  * output: the gateway's writes to a Node ServerResponse (gateway/handler.ts), the test
- * client's collects the response in memory (tsgi/testing.ts). One exchange object serves one
- * request, and its `phase` says where it is.
+ * client's collects the response in memory (tsgi/testing.ts), toFetch's makes a fetch Response
+ * (app/fetch-adapter.ts). The output is four methods (head, chunk, end, cut off) and, for an
+ * output with a client that can leave, a watch on it; the reports are two (a failure, a log
+ * line). Even the error response goes through the protocol: a tiny app, as wsgiref's
+ * `error_output`. One exchange object serves one request; its state (`phase`, `status`,
+ * `bytes`, …) is read-only outside the protocol.
  *
  * The common case — an app that returns an array of chunks, like hello — runs without a single
  * promise. The checks come from tsgi/rules.ts; tsgi/validate.ts checks servers, this one
@@ -24,6 +28,7 @@ import type {
   HeaderList,
   ResponseBody,
   StartResponse,
+  Status,
   Write,
 } from "./types.js";
 import { checkHeader, checkHeaders, checkStatus, forbidsBody, type RuleProblem } from "./rules.js";
@@ -137,21 +142,48 @@ function bodyViolation(body: unknown): ContractViolation | null {
 
 /** One request's response, from the call of the app to the body's close(). */
 export abstract class ResponseEngine {
-  phase: Phase = "awaiting-start";
+  // The exchange's state: written only by the protocol below, read by everyone.
+  #phase: Phase = "awaiting-start";
+  #status = "";
+  #code = 0;
+  #headers: HeaderList = NO_HEADERS;
+  #declaredLength = -1;
+  #hasServerHeader = false;
+  #bytes = 0;
+  #body: ResponseBody | undefined;
+
+  /** Where the exchange is in its life. */
+  get phase(): Phase {
+    return this.#phase;
+  }
   /** `"200 OK"`, once start_response was called. */
-  status = "";
+  get status(): string {
+    return this.#status;
+  }
   /** `200`: the status code, for the output and the access log. */
-  code = 0;
+  get code(): number {
+    return this.#code;
+  }
   /** The app's headers, as it gave them (the output may add its own, e.g. Server). */
-  headers: HeaderList = NO_HEADERS;
+  get headers(): HeaderList {
+    return this.#headers;
+  }
   /** The app's own Content-Length, or -1. */
-  declaredLength = -1;
+  get declaredLength(): number {
+    return this.#declaredLength;
+  }
   /** True if the app sent its own Server header. */
-  hasServerHeader = false;
+  get hasServerHeader(): boolean {
+    return this.#hasServerHeader;
+  }
   /** Body bytes sent so far. */
-  bytes = 0;
+  get bytes(): number {
+    return this.#bytes;
+  }
   /** What the app returned, once it has. */
-  body: ResponseBody | undefined;
+  get body(): ResponseBody | undefined {
+    return this.#body;
+  }
 
   // ---- The output: what a subclass supplies ----
 
@@ -163,26 +195,44 @@ export abstract class ResponseEngine {
   protected abstract endOutput(last?: Uint8Array): void;
   /** Ends the response without completing its body, so the client sees it is truncated. */
   protected abstract cutOff(): void;
-  /** True once nothing can reach the client any more: it has disconnected. */
-  protected abstract get clientGone(): boolean;
-  /** Calls `listener` if the client disconnects while a streamed body is being sent. */
-  protected abstract watchClient(listener: () => void): void;
-  protected abstract unwatchClient(listener: () => void): void;
-  /** True for a HEAD request (whose response has no body, whatever its Content-Length says). */
-  protected abstract get isHead(): boolean;
   /**
-   * The app (or its body) failed: log it and answer — an error response if the headers are not
-   * out yet, else cut the connection. (The test client instead keeps the error to rethrow.)
+   * True once nothing can reach the client any more: it has disconnected. (By default never:
+   * an output with no client, like the test client's memory.)
    */
-  protected abstract answerFailure(error: unknown, headersSent: boolean): void;
-  /** The body's close() threw or rejected. */
-  protected abstract closeFailed(error: unknown): void;
+  protected get clientGone(): boolean {
+    return false;
+  }
+  /** Calls `listener` if the client disconnects while a streamed body is being sent. */
+  protected watchClient(_listener: () => void): void {}
+  protected unwatchClient(_listener: () => void): void {}
+
+  // ---- The reports: what a subclass says about the exchange ----
+
+  /**
+   * The app (or its body) failed: say so (log it; the test client keeps it to rethrow). The
+   * engine then answers: with the error response (`errorResponse`) if the headers are not out
+   * yet, else by cutting the response off.
+   */
+  protected abstract reportFailure(error: unknown, headersSent: boolean): void;
   /** A problem of the app's that does not stop the response (logged by the gateway). */
   protected abstract logError(message: string): void;
+  /** The body's close() threw or rejected: a failure after the response. */
+  protected closeFailed(error: unknown): void {
+    this.reportFailure(error, true);
+  }
   /** `GET /path`: names the request in log lines. */
-  protected abstract describe(): string;
+  protected describe(): string {
+    return `${this.#method} ${this.#path}`;
+  }
   /** Called once, when the phase becomes `finished`. */
-  protected abstract onFinished(): void;
+  protected onFinished(): void {}
+
+  /** True for a HEAD request (whose response has no body, whatever its Content-Length says). */
+  protected get isHead(): boolean {
+    return this.#method === "HEAD";
+  }
+  #method = "";
+  #path = "";
 
   /** True in the last phase. (A getter: the phase may change while a chunk is awaited.) */
   get finished(): boolean {
@@ -193,6 +243,8 @@ export abstract class ResponseEngine {
 
   /** Calls `app` and sends what it answers. */
   run(app: Application, environ: Environ): void {
+    this.#method = environ.REQUEST_METHOD;
+    this.#path = environ.SCRIPT_NAME + environ.PATH_INFO;
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       result = app(environ, this.startResponse);
@@ -232,12 +284,12 @@ export abstract class ResponseEngine {
       if (isHeaderNamed(name, "content-length")) declared = Number(headers[i]![1]);
       else if (isHeaderNamed(name, "server")) hasServer = true;
     }
-    this.status = status;
-    this.code = Number(status.slice(0, 3));
-    this.headers = headers;
-    this.declaredLength = declared;
-    this.hasServerHeader = hasServer;
-    if (this.phase === "awaiting-start") this.phase = "started";
+    this.#status = status;
+    this.#code = Number(status.slice(0, 3));
+    this.#headers = headers;
+    this.#declaredLength = declared;
+    this.#hasServerHeader = hasServer;
+    if (this.phase === "awaiting-start") this.#phase = "started";
     return this.write;
   };
 
@@ -252,7 +304,7 @@ export abstract class ResponseEngine {
 
   /** Sends what the app returned, by kind: an array at once, anything else chunk by chunk. */
   protected respond(body: ResponseBody): void {
-    this.body = body;
+    this.#body = body;
     if (this.phase === "finished") {
       // The client left while the app was still working (after write()): close at once.
       this.closeBody();
@@ -303,7 +355,7 @@ export abstract class ResponseEngine {
       const chunk = bytes[i]!;
       if (chunk.length === 0) continue;
       if (i === last && this.completesBody(chunk)) {
-        this.bytes += chunk.length;
+        this.#bytes += chunk.length;
         // One call for the last chunk and the end: Node then skips a cork and a tick.
         this.endOutput(chunk);
         this.finish();
@@ -358,7 +410,7 @@ export abstract class ResponseEngine {
   /** Headers go out: `knownLength` >= 0 is the whole body's length, for a Content-Length. */
   protected sendHeaders(knownLength: number): void {
     if (this.phase === "awaiting-start") throw this.dataBeforeStart();
-    this.phase = "sending";
+    this.#phase = "sending";
     const addLength = knownLength >= 0 && this.declaredLength < 0 && !forbidsBody(this.code);
     this.sendHead(addLength ? knownLength : -1);
   }
@@ -374,12 +426,12 @@ export abstract class ResponseEngine {
       this.logError(
         `${this.describe()}: app sent more than its Content-Length (${this.declaredLength}); the excess was cut`,
       );
-      this.bytes += allowed.length;
+      this.#bytes += allowed.length;
       this.endOutput(allowed); // everything allowed has been sent: stop asking for chunks
       this.finish();
       return undefined;
     }
-    this.bytes += chunk.length;
+    this.#bytes += chunk.length;
     return this.sendChunk(chunk);
   }
 
@@ -404,20 +456,54 @@ export abstract class ResponseEngine {
     this.finish();
   }
 
+  /**
+   * The answer to a failure whose headers are not out yet: a status and a short text, never
+   * the error's details (they go to the log). A subclass may answer its own errors otherwise
+   * (the gateway: a request it refuses gets its 4xx).
+   */
+  protected errorResponse(_error: unknown): { status: Status; text: string } {
+    return { status: "500 Internal Server Error", text: "Internal Server Error\n" };
+  }
+
   /** The app (or its body) threw, or broke the contract. */
   protected fail(error: unknown): void {
     if (this.phase === "finished") {
-      this.answerFailure(error, true); // too late to answer: log it
+      this.reportFailure(error, true); // too late to answer: say so
       return;
     }
-    this.answerFailure(error, this.phase === "sending");
+    const headersSent = this.phase === "sending";
+    this.reportFailure(error, headersSent);
+    if (headersSent) this.cutOff();
+    else this.answerWithError(error);
     this.finish();
+  }
+
+  /**
+   * Sends the error response as wsgiref's `error_output` does: a tiny app that calls
+   * start_response with the error as excInfo (replacing whatever the app had started) and
+   * returns its text, sent by the same protocol as any answer (Server, Content-Length, HEAD).
+   */
+  private answerWithError(error: unknown): void {
+    const { status, text } = this.errorResponse(error);
+    const errorApp = (startResponse: StartResponse): Uint8Array[] => {
+      startResponse(
+        status,
+        [["Content-Type", "text/plain; charset=utf-8"]],
+        error ?? new Error(String(error)),
+      );
+      return [new TextEncoder().encode(text)];
+    };
+    try {
+      this.respondWithArray(errorApp(this.startResponse));
+    } catch {
+      this.cutOff(); // the output itself failed: nothing more can be said on it
+    }
   }
 
   /** The one way into the `finished` phase: closes the body and tells the subclass. */
   protected finish(): void {
     if (this.phase === "finished") return;
-    this.phase = "finished";
+    this.#phase = "finished";
     this.closeBody();
     this.onFinished();
   }

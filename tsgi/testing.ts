@@ -12,7 +12,8 @@
  * tests need no server.
  */
 import type { Application, Environ, ErrorStream, HeaderList, InputStream } from "./types.js";
-import { environKeyOf, unquoteToNative } from "./rules.js";
+import { unquoteToNative } from "./rules.js";
+import { addRequestHeaders, createEnviron } from "./environ.js";
 import { headerValue } from "./headers.js";
 import { readlines } from "./readlines.js";
 import { ContractViolation, ResponseEngine } from "./response-engine.js";
@@ -112,39 +113,24 @@ export function makeEnviron(request: TestRequest = {}): Environ {
   const question = target.indexOf("?");
   const path = question === -1 ? target : target.slice(0, question);
   const body = typeof request.body === "string" ? Buffer.from(request.body) : request.body;
-  const environ = {
-    REQUEST_METHOD: request.method ?? "GET",
-    SCRIPT_NAME: "",
-    PATH_INFO: unquoteToNative(path),
-    QUERY_STRING: question === -1 ? "" : target.slice(question + 1),
-    SERVER_NAME: "localhost",
-    SERVER_PORT: "80",
-    SERVER_PROTOCOL: "HTTP/1.1",
-    SERVER_SOFTWARE: "tsgi-testing",
-    REMOTE_ADDR: "127.0.0.1",
-    REMOTE_PORT: "50000",
-    HTTP_HOST: "localhost",
-    "tsgi.version": [1, 0],
-    "tsgi.url_scheme": "http",
-    "tsgi.input": new BytesInput(body ?? EMPTY),
-    "tsgi.errors": new CollectedErrors(),
-    "tsgi.multithread": false,
-    "tsgi.multiprocess": false,
-    "tsgi.run_once": false,
-    "tsgi.input_terminated": true,
-  } as Environ;
-  const cgi = environ as unknown as Record<string, string | undefined>;
-  let sawHost = false;
-  for (const [name, value] of headerPairs(request.headers)) {
-    const key = environKeyOf(name);
-    if (key === null) continue;
-    if (key === "HTTP_HOST" && !sawHost) {
-      sawHost = true;
-      delete cgi.HTTP_HOST; // the request's own Host replaces the default
-    }
-    const previous = cgi[key];
-    cgi[key] = previous === undefined ? value : `${previous}, ${value}`;
-  }
+  const environ = createEnviron(
+    {
+      method: request.method ?? "GET",
+      scriptName: "",
+      pathInfo: unquoteToNative(path),
+      query: question === -1 ? "" : target.slice(question + 1),
+      serverName: "localhost",
+      serverPort: "80",
+      protocol: "HTTP/1.1",
+      scheme: "http",
+      remoteAddr: "127.0.0.1",
+      input: new BytesInput(body ?? EMPTY),
+    },
+    { software: "tsgi-testing", errors: new CollectedErrors(), multiprocess: false },
+  );
+  environ.REMOTE_PORT = "50000";
+  addRequestHeaders(environ, headerPairs(request.headers).flat());
+  environ.HTTP_HOST ??= "localhost"; // a request without a Host header is still to localhost
   if (body !== undefined && environ.CONTENT_LENGTH === undefined)
     environ.CONTENT_LENGTH = String(body.length);
   Object.assign(environ, request.environ);
@@ -163,15 +149,11 @@ class InMemoryExchange extends ResponseEngine {
   /** True once a body with a close() was closed; `closing` is an async close() still running. */
   closed = false;
   closing: Promise<void> | undefined;
-  readonly #method: string;
-  readonly #path: string;
   readonly #errors: ErrorStream;
   readonly #finished: () => void;
 
   constructor(environ: Environ, finished: () => void) {
     super();
-    this.#method = environ.REQUEST_METHOD;
-    this.#path = environ.SCRIPT_NAME + environ.PATH_INFO;
     this.#errors = environ["tsgi.errors"];
     this.#finished = finished;
   }
@@ -185,28 +167,14 @@ class InMemoryExchange extends ResponseEngine {
     if (last !== undefined && last.length > 0) this.chunks.push(last);
   }
   protected cutOff(): void {} // the body stays as far as it got; the log line says why
-  protected get clientGone(): boolean {
-    return false;
-  }
-  protected watchClient(): void {}
-  protected unwatchClient(): void {}
-  protected get isHead(): boolean {
-    return this.#method === "HEAD";
-  }
-  protected answerFailure(error: unknown): void {
-    this.failure ??= { error };
-  }
-  protected closeFailed(error: unknown): void {
+  protected reportFailure(error: unknown): void {
     this.failure ??= { error };
   }
   /** The server's complaints land where a gateway's would: next to what the app logged. */
   protected logError(message: string): void {
     this.#errors.write(message + "\n");
   }
-  protected describe(): string {
-    return `${this.#method} ${this.#path}`;
-  }
-  protected onFinished(): void {
+  protected override onFinished(): void {
     this.#finished();
   }
   protected override closeBody(): Promise<void> | undefined {

@@ -103,6 +103,7 @@ request into the <code>environ</code> below and called <code>app(environ, start_
 the app answered with <code>start_response("200 OK", headers)</code> and this HTML.</p>
 <dl class="facts">
 <dt>Request</dt><dd><code>{request}</code></dd>
+<dt>Scheme</dt><dd><code id="url-scheme">{html.escape(environ["wsgi.url_scheme"])}</code> <span class="hint">— <code>wsgi.url_scheme</code>: behind nginx, Gunicorn takes it from nginx's <code>X-Forwarded-Proto</code></span></dd>
 <dt>Host</dt><dd><code id="hostname">{html.escape(socket.gethostname())}</code> <span class="hint">— in Docker, the container's id</span></dd>
 <dt>Worker pid</dt><dd><code id="worker-pid">{os.getpid()}</code> <span class="hint">— reload: with several workers, another one may answer</span></dd>
 <dt>Middleware</dt><dd id="middleware-trail">(none)</dd>

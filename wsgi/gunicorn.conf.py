@@ -12,5 +12,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))  # pre-fork: the arbiter a
 worker_class = "sync"  # one request at a time per worker, like foobar's gateway
 timeout = 30  # a worker silent this long is killed and replaced
 graceful_timeout = 30  # on SIGTERM, this long to finish requests in flight
+# Each worker's heartbeat is a file the arbiter watches: in memory (/dev/shm, a tmpfs in every
+# container), not on /tmp — that works with a read-only root filesystem, and a disk-backed /tmp
+# can stall a worker's heartbeat long enough to get it killed (Gunicorn's docs say the same).
+worker_tmp_dir = "/dev/shm"
 accesslog = "-"  # to stdout: `docker compose logs wsgi`
 errorlog = "-"

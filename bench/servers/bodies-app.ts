@@ -4,7 +4,7 @@
  * `tsgi.file_wrapper` over a file, and an upload read through `tsgi.input`.
  */
 import { closeSync, openSync, read } from "node:fs";
-import type { Application, FileLike } from "../../tsgi/types.js";
+import type { Application, FileLike } from "@foobar/tsgi";
 import {
   BODY_SIZES,
   bodiesInMemory,

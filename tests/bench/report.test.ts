@@ -3,7 +3,9 @@
 import { describe, expect, it } from "vitest";
 import {
   barChartSvg,
+  checkFetchTargets,
   checkTargets,
+  fetchAlternativeRatios,
   markdownTable,
   median,
   pairedRatio,
@@ -189,6 +191,34 @@ describe("split ratios", () => {
     const splits = splitRatios(results(1900, 4), 2);
     expect(splits[0]!.value).toBeNaN();
     expect(splitTable(splits)).toMatch(/TSGI floor 1w \/ node:http 1 process +\| not measured \|/);
+  });
+});
+
+describe("the fetch bridge's targets (issue #27)", () => {
+  const list = [
+    result("hono-node", 1, [1000, 1000], 4),
+    result("hono-foobar-1", 1, [950, 870], 5),
+    result("hono-foobar-eager-1", 1, [200, 250]),
+    result("foobar-1", 1, [1000, 1000]),
+    result("express-node", 1, [100, 100]),
+    result("express-foobar-1", 1, [110, 90]),
+  ];
+
+  it("pairs fromFetch with the native server for req/s and p99, Express with Express", () => {
+    const [rps, p99, toFetch, express] = checkFetchTargets(list, 2);
+    expect(rps!.value).toBeCloseTo(0.91);
+    expect(targetMet(rps!)).toBe(true);
+    expect(p99!.value).toBeCloseTo(1.25);
+    expect(targetMet(p99!)).toBe(false);
+    expect(toFetch!.unmeasured).toBe("hello-tofetch-hono-node did not run");
+    expect(express!.value).toBeCloseTo(1);
+  });
+
+  it("gives each alternative's ratio to the native server, unmeasured when it did not run", () => {
+    const [adopted, eager, listener] = fetchAlternativeRatios(list).map((s) => s.value);
+    expect(adopted).toBeCloseTo(0.91);
+    expect(eager).toBeCloseTo(0.225);
+    expect(listener).toBeNaN();
   });
 });
 

@@ -5,16 +5,15 @@
  * shows (docs/images/hello-page.png, rewritten only with UPDATE_SCREENSHOTS=1).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noteSkip } from "../helpers/skips.js";
 import { nginxProblem } from "../helpers/nginx.js";
+import { CHROMIUM, haveChromium, launchChromium, watchPage } from "./chromium.js";
 import { screenshotPath, startStack, type Stack } from "./stack.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = screenshotPath("hello-page.png");
 const inCi = process.env.CI === "true";
-const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && !inCi)
   noteSkip("the hello page in Chromium", `${CHROMIUM} is missing (apt-get install chromium)`);
@@ -46,23 +45,9 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
         (stack.viaNginx ? "nginx in front (nginx/foobar.conf)" : "no nginx, gateway directly") +
         `, at ${stack.url}`,
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-    // A blocked style, a script error or a refused load would show up here (CSP reports too).
-    page.on("console", (message) => {
-      if (message.type() === "error") browserErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => browserErrors.push(error.message));
-    // The page must work offline: any request that leaves loopback fails the test.
-    await page.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+    await watchPage(page, browserErrors);
   });
 
   afterAll(async () => {
@@ -131,6 +116,26 @@ describe.runIf(haveChromium)("the hello page in Chromium", () => {
     const trail = (await page.locator("#middleware-trail").textContent()) ?? "";
     if (stack.app.startsWith("app/dist/index.js")) expect(trail).toMatch(/→ app$/);
     else expect(trail).toBe("(none)");
+  });
+
+  it("loads over HTTPS with HTTP/2 through nginx, and the app sees https", async (context) => {
+    if (stack.httpsUrl === undefined) return context.skip("no nginx in front: no HTTPS");
+    // nginx's certificate is a throw-away self-signed one: this browser context trusts it.
+    const secure = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const tab = await secure.newPage();
+      await tab.route(/^(?!https:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+      const response = await tab.goto(stack.httpsUrl + "/");
+      expect(response?.status(), stack.output()).toBe(200);
+      // (A string: the test's types have no DOM.)
+      const protocol = await tab.evaluate<string>(
+        'performance.getEntriesByType("navigation")[0].nextHopProtocol',
+      );
+      expect(protocol).toBe("h2");
+      expect(await tab.locator("#url-scheme").textContent()).toBe("https");
+    } finally {
+      await secure.close();
+    }
   });
 
   it("loads with no errors in the browser's console", () => {

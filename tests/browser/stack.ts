@@ -30,6 +30,8 @@ export function screenshotPath(name: string): string {
 export interface Stack {
   /** Where the browser goes: nginx when it is in front, else the gateway itself. */
   url: string;
+  /** nginx's HTTPS (HTTP/2) listener, with a self-signed certificate; unset without nginx. */
+  httpsUrl?: string;
   /** True when nginx (with the project's nginx/foobar.conf) is in front. */
   viaNginx: boolean;
   /** The process started as the gateway: the arbiter (master) when pre-forking. */
@@ -98,12 +100,16 @@ export async function startStack(options: { nginx: boolean }): Promise<Stack> {
   try {
     await waitForPort(gatewayPort, gateway, () => output);
     let url = `http://127.0.0.1:${gatewayPort}`;
+    let httpsUrl: string | undefined;
     if (options.nginx) {
-      nginx = await startNginx({ upstreamPort: gatewayPort });
+      const tlsPort = await freePort();
+      nginx = await startNginx({ upstreamPort: gatewayPort, tlsPort });
       url = `http://127.0.0.1:${nginx.port}`;
+      httpsUrl = `https://127.0.0.1:${tlsPort}`;
     }
     return {
       url,
+      httpsUrl,
       viaNginx: options.nginx,
       gatewayPid: gateway.pid!,
       workers,

@@ -3,6 +3,7 @@
  * overlay tests/e2e/compose.e2e.yaml, which serves tests/fixtures/apps/docker-probe.js: the hello
  * app at "/", and pages showing the environ, the replica and a slow request).
  */
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment } from "testcontainers";
@@ -22,6 +23,7 @@ const project = `foobar-e2e-${process.pid}`;
 describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway", () => {
   let stack: StartedDockerComposeEnvironment | undefined;
   let base = "";
+  let secure = "";
 
   const gatewayIds = () => docker(["compose", "-p", project, "ps", "-q", "gateway"]).split("\n");
   const nginxLog = () => containerLogs(stack!.getContainer("nginx-1").getId());
@@ -35,25 +37,33 @@ describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway"
       .withProjectName(project)
       .withBuild()
       // Any free host port: the default (8000) is checked below without binding it.
-      .withEnvironment({ FOOBAR_PORT: "0" })
+      .withEnvironment({ FOOBAR_PORT: "0", FOOBAR_TLS_PORT: "0" })
       .withStartupTimeout(180_000)
       .up();
     const nginx = stack.getContainer("nginx-1");
     base = `http://${nginx.getHost()}:${nginx.getMappedPort(8000)}`;
+    secure = `https://${nginx.getHost()}:${nginx.getMappedPort(8443)}`;
   });
 
   afterAll(async () => {
     await stack?.down({ timeout: 10_000 });
   });
 
-  it("publishes nginx on port 8000 by default, and not the gateway", () => {
+  it("publishes nginx on ports 8000 and 8443 by default, and of the gateway only its stats page, on loopback", () => {
     const config = JSON.parse(docker(["compose", "config", "--format", "json"], 30_000)) as {
-      services: Record<string, { ports?: { target: number; published: string }[] }>;
+      services: Record<
+        string,
+        { ports?: { target: number; published?: string; host_ip?: string }[] }
+      >;
     };
     expect(config.services.nginx?.ports).toEqual([
       expect.objectContaining({ target: 8000, published: "8000" }),
+      expect.objectContaining({ target: 8443, published: "8443" }),
     ]);
-    expect(config.services.gateway?.ports).toBeUndefined();
+    // The arbiter's page (issue 29): the host's 127.0.0.1, a port Docker picks per replica.
+    expect(config.services.gateway?.ports).toEqual([
+      { mode: "ingress", host_ip: "127.0.0.1", target: 9100, protocol: "tcp" },
+    ]);
   });
 
   it("serves hello through nginx, which hides its version", async () => {
@@ -85,6 +95,59 @@ describe.skipIf(skip)("the compose stack: nginx on 8000 in front of the gateway"
     expect(environ.HTTP_X_FORWARDED_PROTO).toBe("http");
     expect(environ["tsgi.url_scheme"]).toBe("http");
     expect(environ.HTTP_HOST).toBe(new URL(base).host);
+  });
+
+  it("serves HTTPS with HTTP/2 on 8443, with a certificate made when nginx started", () => {
+    // curl as a user would: -k, the certificate is self-signed (for localhost).
+    const version = execFileSync(
+      "curl",
+      [
+        "--http2",
+        "-k",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        `${secure}/`,
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    expect(version).toBe("2 200");
+    expect(nginxLog()).toContain("made a self-signed one for localhost");
+    const subject = execFileSync(
+      "sh",
+      [
+        "-c",
+        `openssl s_client -connect ${new URL(secure).host} </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName`,
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    expect(subject).toMatch(/CN\s*=\s*localhost/);
+    expect(subject).toContain("DNS:localhost");
+  });
+
+  it("tells the app the scheme is https when the client came over TLS (X-Forwarded-Proto)", async () => {
+    const environ = JSON.parse(
+      execFileSync("curl", ["-k", "-sS", `${secure}/environ`], { encoding: "utf8" }),
+    ) as Record<string, string>;
+    expect(environ.HTTP_X_FORWARDED_PROTO).toBe("https");
+    expect(environ["tsgi.url_scheme"]).toBe("https");
+  });
+
+  it("refuses a TLS 1.1 handshake, accepts TLS 1.2 and 1.3", () => {
+    const handshake = (version: string, cipher: string[] = []) =>
+      spawnSync(
+        "openssl",
+        ["s_client", "-connect", new URL(secure).host, `-${version}`, ...cipher],
+        { input: "", encoding: "utf8", timeout: 30_000 },
+      );
+    // SECLEVEL=0: the client must offer TLS 1.1 for the server to be the one refusing it.
+    const old = handshake("tls1_1", ["-cipher", "DEFAULT@SECLEVEL=0"]);
+    expect(old.status).not.toBe(0);
+    expect(old.stdout + old.stderr).toMatch(/alert protocol version|unsupported protocol/i);
+    expect(handshake("tls1_2").stdout).toMatch(/New, TLSv1\.2|Protocol\s+: TLSv1\.2/);
+    expect(handshake("tls1_3").stdout).toMatch(/New, TLSv1\.3|Protocol\s+: TLSv1\.3/);
   });
 
   it(`spreads requests over all ${REPLICAS} gateway replicas`, async () => {

@@ -1,38 +1,36 @@
 /**
- * A steady keep-alive GET load, as a browser or a monitoring client makes it, to measure what a
- * rollout, a scale change or a killed replica does to traffic: `connections` loops, each sending
- * the next GET as soon as the last one is answered, over a keep-alive agent.
+ * A steady keep-alive load, as an API client makes it, to measure what a rollout, a scale change
+ * or a killed replica does to traffic: `connections` loops over one keep-alive agent (Node's
+ * http.Agent), each sending its next request as soon as the last one is answered, GETs and small
+ * POSTs in turn. The client NEVER retries: Node's http and fetch, Python's requests and most
+ * health checkers don't, so a request that fails here is one a user of such a client sees fail.
  *
  * Each request ends as one of:
- *  - ok:      a 200 response;
- *  - failed:  any other status (a 502 or 504 from nginx), a connection refused or timed out,
- *             an error after response bytes arrived, or a retry that failed too — whatever a
- *             user would have seen fail;
- *  - retried: the server closed or reset the connection before any byte of a response, and the
- *             GET was sent once more on a new connection (its outcome counted as above). This
- *             is what an nginx reload does: its old workers close their idle keep-alive
- *             connections (every HTTP client retries that case: RFC 9110 §9.2.2; Node's and
- *             browsers' agents do), and — measured with nginx 1.22, 10 reloads under this load
- *             with no change of upstreams: 2 to 8 times — reset a connection they had just
- *             accepted, before reading its request. Both are counted apart (`retriedFresh` is
- *             the second), so a report shows what was retried, and a request that fails again
- *             counts as failed. The retry waits RETRY_DELAY_MS first, as retrying clients back
- *             off: a reload takes a few milliseconds, and a retry at once can land in it again.
- * A 5xx is never retried.
+ *  - ok:     the expected status (GET: 200; POST to the demo's /api/echo: 201);
+ *  - failed: any other status (a 502 or 504 from nginx), or an error: refused, reset, closed,
+ *            timed out, before or after response bytes.
+ * Of the failed ones, those closed or reset before any byte of a response are also counted as
+ * `retryable`: a client that retries (browsers do, RFC 9110 §9.2.2, for idempotent requests)
+ * would have sent them again. Extra information only, never a pass.
  */
 import { Agent, request } from "node:http";
 import { expect } from "vitest";
-import { sleep } from "../process/gateway-process.js";
+import { sleep, waitUntil } from "../process/gateway-process.js";
 
-export interface LoadCounts {
+/** What one kind of request (GET or POST) came to. */
+export interface MethodCounts {
   ok: number;
   failed: number;
-  retried: number;
-  /** Of `retried`: a connection made for this request (not a reused one) was reset. */
-  retriedFresh: number;
   /** Failures by status code, or by error code for failures without a response. */
   failures: Record<string, number>;
-  /** The host names that answered (when the path returns `{ hostname }` or an HTML page with it). */
+}
+
+export interface LoadCounts {
+  get: MethodCounts;
+  post: MethodCounts;
+  /** Of the failed: closed or reset before any response byte (a retrying client would retry). */
+  retryable: number;
+  /** The host names that answered GETs (when the page names it: `{ hostname }` or the hello page). */
   hostnames: Set<string>;
 }
 
@@ -49,19 +47,24 @@ interface Outcome {
   error?: NodeJS.ErrnoException;
   /** The server closed or reset the connection before any byte of a response. */
   closedBeforeResponse?: boolean;
-  /** …on a connection made for this request. */
-  freshConnection?: boolean;
 }
-
-const RETRY_DELAY_MS = 100;
 
 /** How Node reports a connection the server closed or reset ("socket hang up" is ECONNRESET). */
 const CLOSED_BY_SERVER = new Set(["ECONNRESET", "EPIPE"]);
 
-function get(url: URL, agent: Agent, headers: Record<string, string>): Promise<Outcome> {
+/** The POST of the load: the demo's JSON echo (app/api.ts), a small body and a 201. */
+const POST_PATH = "/api/echo";
+const POST_BODY = JSON.stringify({ message: "load" });
+
+function send(
+  url: URL,
+  agent: Agent,
+  method: "GET" | "POST",
+  headers: Record<string, string>,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     let responded = false;
-    const req = request(url, { agent, headers, timeout: 30_000 }, (response) => {
+    const req = request(url, { agent, method, headers, timeout: 30_000 }, (response) => {
       responded = true;
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -77,9 +80,9 @@ function get(url: URL, agent: Agent, headers: Record<string, string>): Promise<O
       const closedBeforeResponse = !responded && CLOSED_BY_SERVER.has(error.code ?? "");
       if (error.code !== "TIMEOUT")
         error.code = `${error.code ?? "error"} ${req.reusedSocket ? "reused" : "new"} connection`;
-      resolve({ error, closedBeforeResponse, freshConnection: !req.reusedSocket });
+      resolve({ error, closedBeforeResponse });
     });
-    req.end();
+    req.end(method === "POST" ? POST_BODY : undefined);
   });
 }
 
@@ -90,7 +93,37 @@ export function hostnameIn(body: string): string | undefined {
   );
 }
 
-/** Starts the load on `url`; stop it with `stop()`. */
+/**
+ * Polls `url` until the host names that answered satisfy `enough`; returns them. Throws after
+ * `timeoutMs` (which replicas nginx sends requests to: the demo pages name their host).
+ */
+export async function waitForHostnames(
+  url: string,
+  enough: (seen: Set<string>) => boolean,
+  { timeoutMs, intervalMs = 50, headers = {} }: WaitOptions,
+): Promise<Set<string>> {
+  const seen = new Set<string>();
+  await waitUntil(
+    async () => {
+      const host = hostnameIn(await (await fetch(url, { headers })).text());
+      if (host !== undefined) seen.add(host);
+      return enough(seen);
+    },
+    timeoutMs,
+    intervalMs,
+  );
+  return seen;
+}
+
+interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  headers?: Record<string, string>;
+}
+
+const noCounts = (): MethodCounts => ({ ok: 0, failed: 0, failures: {} });
+
+/** Starts the load (GETs of `url`, POSTs to the same origin's /api/echo); stop it with `stop()`. */
 export function startLoad(
   url: string,
   {
@@ -98,35 +131,38 @@ export function startLoad(
     headers = {},
   }: { connections?: number; headers?: Record<string, string> } = {},
 ): RunningLoad {
-  const target = new URL(url);
+  const getUrl = new URL(url);
+  const postUrl = new URL(POST_PATH, getUrl);
+  const postHeaders = { "Content-Type": "application/json" };
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const counts: LoadCounts = {
-    ...{ ok: 0, failed: 0, retried: 0, retriedFresh: 0 },
-    ...{ failures: {}, hostnames: new Set<string>() },
+    ...{ get: noCounts(), post: noCounts(), retryable: 0 },
+    hostnames: new Set<string>(),
   };
   let stopped = false;
 
-  const fail = (reason: string) => {
-    counts.failed++;
-    counts.failures[reason] = (counts.failures[reason] ?? 0) + 1;
-  };
-
   async function loop(): Promise<void> {
-    while (!stopped) {
-      let outcome = await get(target, agent, headers);
-      if (outcome.error !== undefined && outcome.closedBeforeResponse === true) {
-        counts.retried++;
-        if (outcome.freshConnection === true) counts.retriedFresh++;
-        await sleep(RETRY_DELAY_MS);
-        outcome = await get(target, agent, headers);
-        if (outcome.error !== undefined) outcome.error.code += " (on the retry)";
-      }
-      if (outcome.error !== undefined) fail(outcome.error.code ?? outcome.error.message);
-      else if (outcome.status === 200) {
-        counts.ok++;
-        const host = hostnameIn(outcome.body ?? "");
+    for (let n = 0; !stopped; n++) {
+      const isPost = n % 2 === 1;
+      const outcome = isPost
+        ? await send(postUrl, agent, "POST", postHeaders)
+        : await send(getUrl, agent, "GET", headers);
+      const tally = isPost ? counts.post : counts.get;
+      const reason =
+        outcome.error !== undefined
+          ? (outcome.error.code ?? outcome.error.message)
+          : outcome.status !== (isPost ? 201 : 200)
+            ? String(outcome.status)
+            : undefined;
+      if (reason === undefined) {
+        tally.ok++;
+        const host = isPost ? undefined : hostnameIn(outcome.body ?? "");
         if (host !== undefined) counts.hostnames.add(host);
-      } else fail(String(outcome.status));
+        continue;
+      }
+      tally.failed++;
+      tally.failures[reason] = (tally.failures[reason] ?? 0) + 1;
+      if (outcome.closedBeforeResponse === true) counts.retryable++;
     }
   }
 
@@ -142,14 +178,18 @@ export function startLoad(
   };
 }
 
-/** One line for the test log: "ok 12345, failed 0, retried 2" (+ failures by reason). */
-export function describeCounts(counts: LoadCounts): string {
+function describeMethod(method: string, counts: MethodCounts): string {
   const reasons = Object.entries(counts.failures)
     .map(([reason, n]) => `${n}×${reason}`)
     .join(", ");
+  return `${method} ok ${counts.ok}, failed ${counts.failed}${reasons ? ` (${reasons})` : ""}`;
+}
+
+/** One line for the test log: "GET ok 6000, failed 0; POST ok 5990, failed 0; retryable 0". */
+export function describeCounts(counts: LoadCounts): string {
   return (
-    `ok ${counts.ok}, failed ${counts.failed}${reasons ? ` (${reasons})` : ""}, ` +
-    `retried ${counts.retried} (${counts.retriedFresh} of them on a fresh connection)`
+    `${describeMethod("GET", counts.get)}; ${describeMethod("POST", counts.post)}; ` +
+    `of the failed, closed before a response (a retrying client would retry): ${counts.retryable}`
   );
 }
 
@@ -173,10 +213,11 @@ export async function underLoad(
   return load.counts;
 }
 
-/** A scenario's verdict, logged for the report: more than 100 requests ok, and not one failed. */
+/** A graceful scenario's verdict, logged for the report: GETs and POSTs answered, not one failed. */
 export function expectNoFailure(scenario: string, counts: LoadCounts): void {
   console.info(`[e2e] ${scenario}: ${describeCounts(counts)}`);
-  expect(counts.ok).toBeGreaterThan(100);
-  expect(counts.failures).toEqual({});
-  expect(counts.failed).toBe(0);
+  expect(counts.get.ok).toBeGreaterThan(100);
+  expect(counts.post.ok).toBeGreaterThan(100);
+  expect(counts.get.failures).toEqual({});
+  expect(counts.post.failures).toEqual({});
 }

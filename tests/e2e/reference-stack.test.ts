@@ -21,7 +21,7 @@ describe.skipIf(skip)("the compose stack with the WSGI original at /wsgi/", () =
     stack = await new DockerComposeEnvironment(REPO_ROOT, ["compose.yaml"])
       .withProjectName(project)
       .withBuild()
-      .withEnvironment({ FOOBAR_PORT: "0" })
+      .withEnvironment({ FOOBAR_PORT: "0", FOOBAR_TLS_PORT: "0" })
       .withStartupTimeout(540_000)
       .up();
     const nginx = stack.getContainer("nginx-1");
@@ -45,7 +45,7 @@ describe.skipIf(skip)("the compose stack with the WSGI original at /wsgi/", () =
       PATH_INFO: "/a/b",
       QUERY_STRING: "x=1",
       RAW_URI: "/wsgi/a%2Fb?x=1",
-      SERVER_SOFTWARE: "gunicorn/20.1.0",
+      SERVER_SOFTWARE: "gunicorn/23.0.0",
     });
   });
 

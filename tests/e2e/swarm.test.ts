@@ -2,7 +2,8 @@
  * The stack on a single-node Docker Swarm (docker/stack.yaml, docs/docker.md "Docker Swarm"):
  * `docker swarm init`, `docker stack deploy`, three gateway tasks behind nginx published in host
  * mode, then a rolling update (`docker service update --force`, start-first) under a steady
- * keep-alive GET load with 0 failed requests. The engine always leaves the swarm afterwards.
+ * keep-alive load of GETs and POSTs, from a client that never retries, with 0 failed requests.
+ * The engine always leaves the swarm afterwards.
  *
  * The engine must not be in a swarm already: the test refuses to take over one it did not make.
  */
@@ -11,7 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { docker, REPO_ROOT, skipWithoutEngine } from "./engine.js";
 import { freePort } from "../helpers/net.js";
-import { expectNoFailure, hostnameIn, underLoad } from "./load.js";
+import { expectNoFailure, underLoad, waitForHostnames } from "./load.js";
 import { waitUntil } from "../process/gateway-process.js";
 
 // A rolling update waits for each of 3 tasks to turn healthy plus the update delay: tens of
@@ -47,13 +48,18 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
     joined = true;
     docker(["compose", "build", "-q", "gateway"]);
     const port = await freePort();
+    const tlsPort = await freePort();
     await promisify(execFile)(
       "docker",
       [
         ...["stack", "deploy", "--resolve-image", "never", "--detach=false"],
         ...["-c", "docker/stack.yaml", STACK],
       ],
-      { cwd: REPO_ROOT, env: { ...process.env, FOOBAR_PORT: String(port) }, timeout: 300_000 },
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, FOOBAR_PORT: String(port), FOOBAR_TLS_PORT: String(tlsPort) },
+        timeout: 300_000,
+      },
     );
     base = `http://127.0.0.1:${port}`;
     await waitUntil(
@@ -89,17 +95,11 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
   });
 
   it("serves through nginx from all 3 gateway tasks (dnsrr: nginx sees each task)", async () => {
-    const seen = new Set<string>();
-    await waitUntil(
-      async () => {
-        const html = await (await fetch(`${base}/`, { headers: BROWSER })).text();
-        const host = hostnameIn(html);
-        if (host !== undefined) seen.add(host);
-        return seen.size === 3;
-      },
-      30_000,
-      500,
-    );
+    const seen = await waitForHostnames(`${base}/`, (hosts) => hosts.size === 3, {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+      headers: BROWSER,
+    });
     expect(seen.size).toBe(3);
   });
 

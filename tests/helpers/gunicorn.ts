@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { freePort, accepts } from "./net.js";
-import { GUNICORN, gunicornProblem } from "./python.js";
+import { GUNICORN, GUNICORN_ENV, gunicornProblem } from "./python.js";
 
 export interface RunningGunicorn {
   port: number;
@@ -41,7 +41,7 @@ export async function startGunicorn({
     ["--chdir", dir, "-b", `127.0.0.1:${port}`, "-w", "1", "--log-level", "warning", ...args, app],
     {
       // Only what Gunicorn needs: a developer's GUNICORN_CMD_ARGS or SCRIPT_NAME must not leak in.
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...GUNICORN_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

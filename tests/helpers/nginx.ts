@@ -42,10 +42,14 @@ export interface NginxOptions {
   /** Gunicorn's port on 127.0.0.1, for the /wsgi/ location (unset: a closed port, so /wsgi/ is 502). */
   wsgiPort?: number;
   /**
-   * More directives for the server block, after its listen line (e.g. a TLS listener); given
-   * nginx's directory, for the files they name.
+   * More directives for the server block, after its listen line; given nginx's directory, for
+   * the files they name.
    */
   serverDirectives?: (dir: string) => string;
+  /** More directives for the http block, before the site (e.g. `include` of nginx/edge.conf). */
+  httpDirectives?: (dir: string) => string;
+  /** Serve HTTPS (HTTP/2) too, on this port, with a throw-away certificate for 127.0.0.1. */
+  tlsPort?: number;
 }
 
 export interface RunningNginx {
@@ -63,6 +67,8 @@ export async function startNginx({
   upstreamPort,
   wsgiPort,
   serverDirectives,
+  httpDirectives,
+  tlsPort,
 }: NginxOptions): Promise<RunningNginx> {
   if (NGINX === undefined) throw new Error("no nginx binary (apt-get install nginx)");
   const dir = mkdtempSync(join(tmpdir(), "foobar-nginx-"));
@@ -81,6 +87,7 @@ export async function startNginx({
     logDir: dir,
     wsgiPort,
     serverDirectives: serverDirectives?.(dir),
+    tls: tlsPort === undefined ? undefined : { port: tlsPort, ...makeCertificate(dir) },
   });
   writeFileSync(join(dir, "foobar.conf"), site);
   const configPath = join(dir, "nginx.conf");
@@ -97,6 +104,7 @@ http {
   fastcgi_temp_path ${join(dir, "body")};
   uwsgi_temp_path ${join(dir, "body")};
   scgi_temp_path ${join(dir, "body")};
+  ${httpDirectives?.(dir) ?? ""}
   include ${join(dir, "foobar.conf")};
 }
 `,
@@ -130,4 +138,19 @@ http {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { port, dir, errorLog, accessLog, output, stop };
+}
+
+/** A throw-away self-signed certificate for 127.0.0.1 in `dir`; returns the files' paths. */
+function makeCertificate(dir: string): { certificate: string; key: string } {
+  const [certificate, key] = [join(dir, "tls.crt"), join(dir, "tls.key")];
+  execFileSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+      ...["-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      ...["-keyout", key, "-out", certificate],
+    ],
+    { stdio: "ignore" },
+  );
+  return { certificate, key };
 }

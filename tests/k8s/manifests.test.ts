@@ -5,9 +5,9 @@
  * (selectors, names, ports), the rollout settings do what docs/docker.md says, and nginx's config
  * is nginx/foobar.conf with only the planned changes.
  *
- * What this cannot catch: unknown (misspelt) fields — the schemas allow extra properties, as the
- * API server's non-strict decoding does — and anything only a live cluster shows. The tests
- * below assert the fields that matter by name, so a misspelt one of those fails here.
+ * Unknown (misspelt) fields pass the schemas, as the API server's non-strict decoding lets them:
+ * rendered.test.ts checks the kustomize output strictly. What neither can catch is anything only
+ * a live cluster shows.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -194,6 +194,21 @@ describe("k8s/: the objects fit together", () => {
     const mount = container!.volumeMounts!.find((m) => m.mountPath === "/etc/nginx/conf.d");
     const volume = nginx.spec.template.spec.volumes!.find((v) => v.name === mount!.name);
     expect(volume!.configMap!.name).toBe("nginx");
+  });
+
+  it("mounts the TLS Secret where nginx/foobar.conf reads the certificate, and serves HTTPS", () => {
+    const [container] = nginx.spec.template.spec.containers;
+    const mount = container!.volumeMounts!.find((m) => m.mountPath === "/etc/nginx/tls");
+    const volume = nginx.spec.template.spec.volumes!.find((v) => v.name === mount!.name) as {
+      secret?: { secretName: string };
+    };
+    expect(volume.secret?.secretName).toBe("nginx-tls");
+    const conf = readFileSync(join(ROOT, "nginx/foobar.conf"), "utf8");
+    expect(conf).toContain("ssl_certificate     /etc/nginx/tls/tls.crt;");
+    expect(conf).toContain("ssl_certificate_key /etc/nginx/tls/tls.key;");
+    const ports = (container as unknown as { ports: { name: string; containerPort: number }[] })
+      .ports;
+    expect(ports).toContainEqual({ name: "https", containerPort: 8443 });
   });
 
   it("carries nginx/foobar.conf in the ConfigMap, changed only where Kubernetes differs", () => {

@@ -1,18 +1,22 @@
 /**
  * nginx/foobar.conf as the Kubernetes manifests carry it (k8s/nginx-configmap.yaml): the same
- * file with two parts changed, so a setting tuned for the compose stack cannot silently differ
+ * file with three parts changed, so a setting tuned for the compose stack cannot silently differ
  * on Kubernetes:
- *  - the upstream's servers: the gateway Service's name instead of the file that
- *    nginx/follow-upstreams.sh writes (Kubernetes keeps the Service's endpoints current);
+ *  - the upstream's server: the gateway Service's name, resolved once, instead of the compose
+ *    service's name re-resolved by Docker's DNS (Kubernetes keeps the Service's endpoints
+ *    current behind its one address); without Docker's resolver;
  *  - no /wsgi/ location: the Python reference service is part of the compose demo only.
  */
-const UPSTREAM_FROM = "    # The gateway replicas,";
-const UPSTREAM_TO = "    include /etc/nginx/foobar-upstreams/gateway.conf;\n";
+const RESOLVER_FROM = "# Docker's embedded DNS server";
+const RESOLVER_TO = "resolver 127.0.0.11 valid=1s ipv6=off;\n\n";
+const UPSTREAM_FROM = "    # Every replica of the `gateway` service,";
+const UPSTREAM_TO = "    server gateway:8000 resolve max_fails=0 backup;\n";
 const WSGI_FROM = "    # The original (wsgi/ in compose)";
 const WSGI_TO = "    location / {";
 
 export const KUBERNETES_UPSTREAM = `    # The gateway Service (k8s/gateway-service.yaml): one cluster IP, resolved when nginx starts;
     # kube-proxy spreads connections over the ready pods, which come and go behind it.
+    zone gateway 64k;
     server gateway:8000 max_fails=0;
 `;
 
@@ -24,6 +28,7 @@ function cut(text: string, from: string, to: string, replacement: string, keepEn
 }
 
 export function kubernetesNginxConfig(foobarConf: string): string {
-  const upstream = cut(foobarConf, UPSTREAM_FROM, UPSTREAM_TO, KUBERNETES_UPSTREAM, false);
+  const resolver = cut(foobarConf, RESOLVER_FROM, RESOLVER_TO, "", false);
+  const upstream = cut(resolver, UPSTREAM_FROM, UPSTREAM_TO, KUBERNETES_UPSTREAM, false);
   return cut(upstream, WSGI_FROM, WSGI_TO, "", true);
 }

@@ -128,6 +128,12 @@ function readProc(pid: string, file: string): string {
   }
 }
 
+/** The port of the master's --metrics-bind listener on loopback (metrics, worker stats). */
+export async function metricsPort(server: GatewayProcess): Promise<number> {
+  const [match] = await server.waitForLog(/Serving metrics at: http:\/\/127\.0\.0\.1:(\d+)\//);
+  return Number(match![1]);
+}
+
 /** Children of `parent`: /proc/PID/stat is "pid (comm) state ppid …". */
 export function childrenOf(parent: number): number[] {
   return readdirSync("/proc")

@@ -194,6 +194,23 @@ export async function post_worker_init() {
     await server.waitForLog(/Reload failed, keeping the running configuration: .*workers/);
     expect((await get(server.port, "/")).status).toBe(200);
   });
+
+  it("runs the start-up checks on the new settings first, and keeps serving if they fail", async () => {
+    const config = join(scratch, "reload-checks.config.js");
+    writeFileSync(config, "export const workers = 1;\n");
+    const server = await gateway(["-c", config, `${APPS}/slow.js`]).ready(1);
+    const missing = join(scratch, "no-such-dir");
+    writeFileSync(config, `export const worker_tmp_dir = ${JSON.stringify(missing)};\n`);
+    server.signal("SIGHUP");
+    await server.waitForLog(
+      /Reload failed, keeping the running configuration: .*worker_tmp_dir.*does not exist/,
+    );
+    // Its addresses are the running server's own: they were not probed (that would fail).
+    expect(server.log).not.toMatch(/cannot listen/);
+    expect((await get(server.port, "/")).status).toBe(200);
+    // Still the old generation: no new worker was started for the refused settings.
+    expect(server.log).not.toMatch(/Hang up[\s\S]*Booting worker/);
+  });
 });
 
 describe("TTIN and TTOU", () => {

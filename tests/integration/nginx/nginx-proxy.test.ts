@@ -5,11 +5,12 @@
  *
  * In CI (CI=true) a missing nginx is a failure; elsewhere the suite is skipped with the reason.
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { get as httpsGet } from "node:https";
+import { connect as http2Connect } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Application, Environ } from "../../../tsgi/types.js";
 import { startGateway, type RunningGateway } from "../../helpers/gateway.js";
@@ -61,12 +62,7 @@ describe.skipIf(skip)(
       tlsPort = await freePort();
       nginx = await startNginx({
         upstreamPort: gatewayPort,
-        serverDirectives: (dir) => {
-          makeCertificate(dir);
-          return `listen 127.0.0.1:${tlsPort} ssl;
-    ssl_certificate ${join(dir, "tls.crt")};
-    ssl_certificate_key ${join(dir, "tls.key")};`;
-        },
+        tlsPort,
       });
       nginxPort = nginx.port;
       const site = readFileSync(join(nginx.dir, "foobar.conf"), "utf8");
@@ -118,6 +114,48 @@ describe.skipIf(skip)(
       expect(environ["tsgi.url_scheme"]).toBe("https");
     });
 
+    it("speaks HTTP/2 on its TLS listener, with the project's TLS settings", async () => {
+      const session = http2Connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false });
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          const stream = session.request({ ":path": "/h2" });
+          stream.on("response", (headers) => resolve(Number(headers[":status"])));
+          stream.on("error", reject);
+          stream.resume();
+        });
+        expect(status).toBe(200);
+      } finally {
+        session.close();
+      }
+      expect(seen.at(-1)!.environ.PATH_INFO).toBe("/h2");
+      expect(seen.at(-1)!.environ["tsgi.url_scheme"]).toBe("https");
+    });
+
+    it("refuses a TLS 1.1 handshake and accepts TLS 1.2 and 1.3", () => {
+      // SECLEVEL=0 lets the client offer TLS 1.1 at all (OpenSSL 3 refuses to by default), so
+      // what refuses it is the server.
+      const handshake = (version: string) =>
+        spawnSync(
+          "openssl",
+          [
+            ...["s_client", "-connect", `127.0.0.1:${tlsPort}`, `-${version}`],
+            ...(version === "tls1_1" ? ["-cipher", "DEFAULT@SECLEVEL=0"] : []),
+          ],
+          { input: "", encoding: "utf8", timeout: 10_000 },
+        );
+      const old = handshake("tls1_1");
+      expect(old.status).not.toBe(0);
+      expect(old.stdout + old.stderr).toMatch(/alert protocol version|unsupported protocol/i);
+      for (const [version, name] of [
+        ["tls1_2", "TLSv1.2"],
+        ["tls1_3", "TLSv1.3"],
+      ] as const) {
+        const ok = handshake(version);
+        // OpenSSL prints "New, TLSv1.3, Cipher is …"; its session summary, where shown, "Protocol : …".
+        expect(ok.stdout).toMatch(new RegExp(`New, ${name}|Protocol\\s+: ${name}`));
+      }
+    });
+
     it("keeps upstream connections alive across requests", async () => {
       const before = gatewayConnections;
       for (let i = 0; i < 5; i++) await (await fetch(url(`/again/${i}`))).text();
@@ -165,29 +203,6 @@ describe.skipIf(skip)(
     });
   },
 );
-
-/** A throw-away self-signed certificate for 127.0.0.1 in `dir` (tls.crt, tls.key). */
-function makeCertificate(dir: string): void {
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-keyout",
-      join(dir, "tls.key"),
-      "-out",
-      join(dir, "tls.crt"),
-    ],
-    { stdio: "ignore" },
-  );
-}
 
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

@@ -122,7 +122,7 @@ describe.runIf(shouldRun("/compare against Gunicorn", gunicornProblem()))(
         "&quot;/wsgi&quot;",
       ]);
       expect(rows.get("gunicorn.socket")?.classes).toBe("wsgi-only");
-      expect(rows.get("SERVER_SOFTWARE")?.cells[1]).toBe("&quot;gunicorn/20.1.0&quot;");
+      expect(rows.get("SERVER_SOFTWARE")?.cells[1]).toBe("&quot;gunicorn/23.0.0&quot;");
       const unexplained = [...rows].filter(([, row]) => row.classes.includes("unexplained"));
       expect(unexplained).toEqual([]);
       expect(html).toMatch(

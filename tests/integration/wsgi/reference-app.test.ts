@@ -97,7 +97,7 @@ describe.runIf(shouldRun("the WSGI reference app", gunicornProblem()))(
       };
       expect(data.environ["PATH_INFO"]).toBe("/caf\u00c3\u00a9");
       expect(data.environ["QUERY_STRING"]).toBe("q=1");
-      expect(data.environ["SERVER_SOFTWARE"]).toBe("gunicorn/20.1.0");
+      expect(data.environ["SERVER_SOFTWARE"]).toBe("gunicorn/23.0.0");
       expect(data.environ["wsgi.url_scheme"]).toBe("http");
       expect(data.others["wsgi.input"]).toBe("<Body>");
       expect(data.others["wsgi.version"]).toBe("[1,0]");

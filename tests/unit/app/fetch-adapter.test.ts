@@ -2,7 +2,13 @@ import { describe, expect, it, vi } from "vitest";
 import { fromFetch, requestUrl, toEnviron, toFetch } from "../../../app/fetch-adapter.js";
 import { trail, trailOf } from "../../../app/middleware-trail.js";
 import { callApp, makeEnviron } from "../../../tsgi/testing.js";
-import type { Application, Environ, InputStream, ResponseBody } from "../../../tsgi/types.js";
+import type {
+  Application,
+  Environ,
+  InputStream,
+  ResponseBody,
+  Status,
+} from "../../../tsgi/types.js";
 import { validate } from "../../../tsgi/validate.js";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -245,6 +251,111 @@ describe("toFetch", () => {
     } finally {
       write.mockRestore();
     }
+  });
+
+  describe("applies the contract's checks as the gateway does (the response engine's)", () => {
+    /** The Response and what toFetch logged, for an app run without validate(). */
+    async function serve(app: Application, method = "GET") {
+      const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+      try {
+        const response = await toFetch(app)(new Request("http://localhost/x", { method }));
+        const body = await response.text().then(
+          (text) => ({ text }),
+          (error: unknown) => ({ error }),
+        );
+        return { response, body, log: write.mock.calls.map(([text]) => String(text)).join("") };
+      } finally {
+        write.mockRestore();
+      }
+    }
+
+    it.each([
+      [
+        "a second start_response without excInfo",
+        ((_environ, startResponse) => {
+          startResponse("200 OK", []);
+          startResponse("200 OK", []);
+          return [];
+        }) as Application,
+        "start_response.second-call-without-exc-info",
+      ],
+      [
+        "a status without a reason phrase",
+        ((_environ, startResponse) => {
+          startResponse("200" as Status, []);
+          return [];
+        }) as Application,
+        "start_response.status-format",
+      ],
+      [
+        "a hop-by-hop header",
+        ((_environ, startResponse) => {
+          startResponse("200 OK", [["Connection", "close"]]);
+          return [];
+        }) as Application,
+        "start_response.hop-by-hop-header",
+      ],
+      [
+        "a string chunk",
+        ((_environ, startResponse) => {
+          startResponse("200 OK", []);
+          return ["text" as unknown as Uint8Array];
+        }) as Application,
+        "body.chunk-not-bytes",
+      ],
+      [
+        "no start_response at all",
+        (() => [encode("x")]) as Application,
+        "body.chunk-before-start-response",
+      ],
+    ])("answers 500 to %s, and logs the rule", async (_what, app, rule) => {
+      const { response, body, log } = await serve(app);
+      expect(response.status).toBe(500);
+      expect(body).toEqual({ text: "Internal Server Error\n" });
+      expect(log).toContain(`TSGI contract violation (${rule})`);
+    });
+
+    it("never sends more than the app's Content-Length", async () => {
+      const { response, body, log } = await serve((_environ, startResponse) => {
+        startResponse("200 OK", [["Content-Length", "3"]]);
+        return (function* () {
+          yield encode("abcdef");
+        })();
+      });
+      expect(response.headers.get("content-length")).toBe("3");
+      expect(body).toEqual({ text: "abc" });
+      expect(log).toContain("more than its Content-Length (3)");
+    });
+
+    it("ends a body short of its Content-Length in an error, so the client sees it", async () => {
+      const { body, log } = await serve((_environ, startResponse) => {
+        startResponse("200 OK", [["Content-Length", "10"]]);
+        return (function* () {
+          yield encode("abc");
+        })();
+      });
+      expect(body).toHaveProperty("error");
+      expect(log).toContain("3 bytes of its Content-Length 10");
+    });
+
+    it("closes a HEAD response's body without reading it to the end", async () => {
+      const close = vi.fn();
+      let produced = 0;
+      const { response, body } = await serve((_environ, startResponse) => {
+        startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        const chunks = (function* () {
+          for (;;) {
+            produced++;
+            yield encode("more");
+          }
+        })();
+        return Object.assign(chunks, { close });
+      }, "HEAD");
+      expect(response.status).toBe(200);
+      expect(body).toEqual({ text: "" });
+      expect(close).toHaveBeenCalledTimes(1);
+      expect(produced).toBe(1);
+    });
   });
 
   it("round-trips: fromFetch(toFetch(app)) keeps the app's answer and the trail", async () => {

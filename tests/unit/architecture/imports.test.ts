@@ -1,8 +1,9 @@
 /**
  * The shape of the code base, checked: no import cycle anywhere in the tree, and the layers
  * import only downwards — tsgi/ (the contract) imports nothing of ours outside itself, app/
- * never imports gateway/ and gateway/ never imports app/, and the validator shares no code
- * with the response engine it checks.
+ * never imports gateway/ and gateway/ never imports app/, the validator shares no code
+ * with the response engine it checks, and the master process loads none of the request path
+ * its workers run.
  *
  * Imports are read with the TypeScript compiler's own pre-processor (type-only imports,
  * re-exports and dynamic `import()` with a literal count: a cycle of types is still a cycle
@@ -213,10 +214,55 @@ describe("imports", () => {
     expect(PACKAGES.find(({ folder }) => folder === "tsgi")!.dependencies).toBeUndefined();
   });
 
+  it("the master (arbiter) never loads the worker's request path, types included", () => {
+    const requestPath = [
+      "gateway/worker.ts",
+      "gateway/server.ts",
+      "gateway/handler.ts",
+      "gateway/environ.ts",
+      "gateway/input.ts",
+      "gateway/request-guard.ts",
+      "tsgi/response-engine.ts",
+    ].map((file) => join(ROOT, file));
+    // The worker does reach them all: the check would see an import from the master.
+    const fromWorker = reachable(join(ROOT, "gateway/worker.ts"));
+    expect(requestPath.slice(1).filter((file) => !fromWorker.has(file))).toEqual([]);
+    const fromMaster = reachable(join(ROOT, "gateway/arbiter.ts"));
+    expect(requestPath.filter((file) => fromMaster.has(file)).map(name)).toEqual([]);
+    // What the two processes share about each other is in one file.
+    expect(fromMaster.has(join(ROOT, "gateway/protocol.ts"))).toBe(true);
+  });
+
+  it("bench/ uses the packages only through what their exports maps offer", () => {
+    const byPath = sourceFiles(join(ROOT, "bench")).flatMap((file) =>
+      ts
+        .preProcessFile(readFileSync(file, "utf8"), true, true)
+        .importedFiles.map(({ fileName }) => fileName)
+        .filter((specifier) => specifier.startsWith("."))
+        .map((specifier) => name(resolve(dirname(file), specifier)))
+        .filter((target) => /^(tsgi|gateway|app)\//.test(target))
+        .map((target) => `${name(file)} imports ${target}`),
+    );
+    expect(byPath).toEqual([]);
+    // And it does use them (by name: @foobar/gateway/internal is the documented internal export).
+    expect(graph.get(join(ROOT, "bench/micro.ts"))).toContain(join(ROOT, "gateway/internal.ts"));
+  });
+
   it("the validator and the response engine share no code with each other", () => {
     const validate = join(ROOT, "tsgi/validate.ts");
     const engine = join(ROOT, "tsgi/response-engine.ts");
     expect(reachable(validate).has(engine)).toBe(false);
     expect(reachable(engine).has(validate)).toBe(false);
+  });
+
+  it("the master's worker stats never load a worker's request path", () => {
+    const statsSide = ["worker-stats", "worker-probe", "stats-page", "status-command"];
+    const requestPath = ["handler", "server", "environ", "app-loader", "worker", "input"].map(
+      (module) => join(ROOT, `gateway/${module}.ts`),
+    );
+    for (const module of statsSide) {
+      const reached = reachable(join(ROOT, `gateway/${module}.ts`));
+      expect(requestPath.filter((file) => reached.has(file)).map(name), module).toEqual([]);
+    }
   });
 });
