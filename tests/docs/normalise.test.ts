@@ -34,6 +34,19 @@ describe("matchLine", () => {
     ).not.toBeNull();
   });
 
+  it("lets the status table's pids, uptimes, heartbeats and memory differ, not its counts", () => {
+    const row = "21725 1 0 idle 0 2.6s 0.7s ago 55.2 MB -";
+    expect(matchLine(row, "30112 1 0 idle 0 14.1s 0.0s ago 61.0 MB -")).not.toBeNull();
+    expect(matchLine(row, "30112 1 0 idle 3 14.1s 0.0s ago 61.0 MB -")).toBeNull();
+    expect(matchLine(row, "30112 1 1 idle 0 14.1s 0.0s ago 61.0 MB -")).toBeNull();
+    const event = "18:34:45.750  spawned  21725  worker #1, generation 0";
+    expect(matchLine(event, "19:51:04.754  spawned  30112  worker #1, generation 0")).toEqual([
+      { rule: "event time", expected: "18:34:45.750", actual: "19:51:04.754" },
+      { rule: "pid", expected: "21725", actual: "30112" },
+    ]);
+    expect(matchLine(event, "19:51:04.754  spawned  30112  worker #2, generation 0")).toBeNull();
+  });
+
   it("lets a timing vary within its tolerance only", () => {
     expect(
       matchLine(
@@ -69,6 +82,19 @@ describe("matchLines", () => {
         true,
       ),
     ).toEqual([]);
+  });
+});
+
+describe("a server's sample", () => {
+  it("is how its log begins: later lines may follow, a missing or extra line between may not", () => {
+    const sample = ["Starting", "Booting worker", "Listening at", "..."];
+    expect(
+      matchLines(sample, ["Starting", "Booting worker", "Listening at", "GET /"], false),
+    ).toEqual([]);
+    expect(matchLines(sample, ["Starting", "Listening at"], false)).toBeNull();
+    expect(
+      matchLines(sample, ["Starting", "Booting worker", "Booting worker", "Listening at"], false),
+    ).toBeNull();
   });
 });
 

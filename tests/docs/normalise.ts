@@ -62,6 +62,13 @@ export const RULES: readonly Rule[] = [
     accept: String.raw`\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}`,
   },
   { name: "clock", pattern: /^(\d\d:\d\d:\d\d) /g, accept: String.raw`\d\d:\d\d:\d\d` },
+  // The arbiter's event log in `gateway status`: a time to the millisecond, the kind, a pid.
+  {
+    name: "event time",
+    pattern: /^(\d\d:\d\d:\d\d\.\d{3}) /g,
+    accept: String.raw`\d\d:\d\d:\d\d\.\d{3}`,
+  },
+  { name: "pid", pattern: /^\d\d:\d\d:\d\d\.\d{3} [a-z_]+ (\d+) /g, accept: NUMBER },
   // Pids: the log's [pid] column and the places the gateway and ps name one.
   { name: "pid", pattern: /\] \[(\d+)\] \[/g, accept: NUMBER },
   { name: "pid", pattern: /pid: ?(\d+)/g, accept: NUMBER },
