@@ -5,7 +5,16 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/", "**/node_modules/", "coverage/", "bench/results/"] },
+  {
+    ignores: [
+      "**/dist/",
+      "**/node_modules/",
+      "coverage/",
+      "bench/results/",
+      ".stryker-tmp/",
+      "mutation/reports/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

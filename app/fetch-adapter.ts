@@ -297,20 +297,31 @@ export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {})
 
 // ---- toFetch: Request → environ, start_response + body → Response ----
 
-/** `tsgi.input` over a request's ReadableStream body, read only as the app asks. */
+const EMPTY = new Uint8Array(0);
+
+/**
+ * `tsgi.input` over a request's ReadableStream body, read only as the app asks. The body is
+ * asked of the Request only then: a lazy Request (@hono/node-server's, fromFetch's) builds its
+ * real undici Request, signal and stream for it, which an app that reads no body never needs.
+ */
 class StreamInput implements InputStream {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #buffer: Uint8Array = new Uint8Array(0);
-  #ended: boolean;
+  #buffer: Uint8Array = EMPTY;
+  #ended = false;
 
-  constructor(readonly body: ReadableStream<Uint8Array> | null) {
-    this.#ended = body === null;
-  }
+  constructor(readonly request: Request) {}
 
   /** Appends the next chunk to the buffer; false at the end of the body. */
   async #pull(): Promise<boolean> {
     if (this.#ended) return false;
-    this.#reader ??= this.body!.getReader();
+    if (this.#reader === undefined) {
+      const body = this.request.body;
+      if (body === null) {
+        this.#ended = true;
+        return false;
+      }
+      this.#reader = body.getReader();
+    }
     const step = await this.#reader.read();
     if (step.done) {
       this.#ended = true;
@@ -368,6 +379,69 @@ const FETCH_SERVER: EnvironServer = {
   multiprocess: false,
 };
 
+/** What the environ needs of a request's URL. */
+interface UrlParts {
+  scheme: "http" | "https";
+  /** `example.com:8080`, or `example.com` on the scheme's default port. */
+  host: string;
+  hostname: string;
+  /** Always given: the scheme's default if the URL has none. */
+  port: string;
+  /** Still percent-encoded. */
+  path: string;
+  /** After the `?`, still percent-encoded; `""` if none. */
+  query: string;
+}
+
+// A URL exactly as the URL parser writes one out — the form of every `request.url` a fetch
+// server hands over — can be read off the string: a lower-case host name, a port that is not
+// the scheme's default, and a path and query with nothing in them that the parser would
+// encode or resolve. Anything else (IPv6, an IDN, `.` segments, a fragment…) goes through
+// `new URL`, which costs about a microsecond, a few per cent of a hello request.
+const SERIALIZED_URL =
+  /^(https?):\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([1-9]\d{0,4}))?(\/[!$-;=@-Z_a-z~]*)(?:\?([!$-&(-;=?-~]*))?$/;
+/** A `.` or `..` segment, written out or encoded: the parser would resolve it. */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
+/** A last label that makes the host an IPv4 address (which the parser may rewrite)... */
+const NUMERIC_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/i;
+/** ...unless it already is one as the parser writes it. */
+const DOTTED_QUAD =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+function urlParts(url: string): UrlParts {
+  const match = SERIALIZED_URL.exec(url);
+  if (match !== null) {
+    const scheme = match[1] as "http" | "https";
+    const [, , hostname, port, path, query] = match as unknown as string[];
+    const defaultPort = scheme === "https" ? "443" : "80";
+    if (
+      port !== defaultPort &&
+      (port === undefined || Number(port) <= 65535) &&
+      !DOT_SEGMENT.test(path!) &&
+      !hostname!.includes("xn--") &&
+      (!NUMERIC_LABEL.test(hostname!) || DOTTED_QUAD.test(hostname!))
+    )
+      return {
+        scheme,
+        host: port === undefined ? hostname! : `${hostname}:${port}`,
+        hostname: hostname!,
+        port: port ?? defaultPort,
+        path: path!,
+        query: query ?? "",
+      };
+  }
+  const parsed = new URL(url);
+  const scheme = parsed.protocol === "https:" ? "https" : "http";
+  return {
+    scheme,
+    host: parsed.host,
+    hostname: parsed.hostname,
+    port: parsed.port || (scheme === "https" ? "443" : "80"),
+    path: parsed.pathname,
+    query: parsed.search.slice(1),
+  };
+}
+
 /**
  * The environ for a `Request`. A fetch request knows nothing of mounts (SCRIPT_NAME is `""`) or
  * of the client's address. If the fetch server passes a TSGI environ as `env` — the app runs
@@ -375,19 +449,18 @@ const FETCH_SERVER: EnvironServer = {
  * `demo.trail`) carry over, so what middleware recorded outside is still seen inside.
  */
 export function toEnviron(request: Request, env?: unknown): Environ {
-  const url = new URL(request.url);
-  const scheme = url.protocol === "https:" ? "https" : "http";
+  const url = urlParts(request.url);
   const environ = createEnviron(
     {
       method: request.method,
       scriptName: "",
-      pathInfo: unquoteToNative(url.pathname),
-      query: url.search.slice(1),
+      pathInfo: unquoteToNative(url.path),
+      query: url.query,
       serverName: url.hostname,
-      serverPort: url.port || (scheme === "https" ? "443" : "80"),
+      serverPort: url.port,
       protocol: "HTTP/1.1",
-      scheme,
-      input: new StreamInput(request.body),
+      scheme: url.scheme,
+      input: new StreamInput(request),
     },
     FETCH_SERVER,
   );
@@ -402,15 +475,63 @@ export function toEnviron(request: Request, env?: unknown): Environ {
 }
 
 /**
+ * The status and headers of a `Response`. The headers go as a plain object when no name repeats
+ * exactly — the form @hono/node-server hands to `writeHead` as it is, where a list would be
+ * turned into a Headers object and back — else as a list (repeated Set-Cookie, Vary…). The
+ * reason goes only if it is not the standard one, which a server writes anyway.
+ */
+function responseInit(
+  code: number,
+  status: string,
+  headers: HeaderList,
+  contentLength: number,
+): ResponseInit {
+  // A null prototype: a header named `__proto__` is a header like any other.
+  const record = Object.create(null) as Record<string, string>;
+  let repeated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (name in record) repeated = true;
+    record[name] = value;
+  }
+  const length = contentLength >= 0 ? String(contentLength) : undefined;
+  let init: Record<string, string> | [string, string][] = record;
+  // (The engine adds a length only where the app gave none.)
+  if (!repeated) {
+    if (length !== undefined) record["content-length"] = length;
+  } else {
+    const list = headers.map(([name, value]): [string, string] => [name, value]);
+    if (length !== undefined) list.push(["content-length", length]);
+    init = list;
+  }
+  const reason = status.slice(4);
+  return reason === STATUS_CODES[code]
+    ? { status: code, headers: init }
+    : { status: code, statusText: reason, headers: init };
+}
+
+/** The held chunks of a body as one: the chunk itself if there is one. */
+function joined(chunks: Uint8Array[]): Uint8Array | null {
+  if (chunks.length === 0) return null;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
  * The response engine (tsgi/response-engine.ts: the server side of the contract, the gateway's
- * own) with a fetch `Response` as its output: the status and headers become the Response, the
- * body a ReadableStream that the engine fills one chunk per read, so an app's generator runs
- * only as fast as the fetch server's client reads. Cancelling the stream is a client leaving.
+ * own) with a fetch `Response` as its output, made with whatever `Response` the runtime has
+ * (@hono/node-server's light one under its server). A body that is all in memory (an array,
+ * the common case) becomes a Response over its bytes, which a fetch server writes at once
+ * with no stream; any other body a ReadableStream that the engine fills one chunk per read, so
+ * an app's generator runs only as fast as the fetch server's client reads. Cancelling the
+ * stream is a client leaving.
  */
 class FetchExchange extends ResponseEngine {
-  /** Settles once the headers are out (the error response's, if the app failed first). */
-  readonly response: Promise<Response>;
-  #answer!: (response: Response) => void;
+  #response: Response | undefined;
+  #pending: Promise<Response> | undefined;
+  #answer: ((response: Response) => void) | undefined;
+  /** The init of a Response held until its body is complete (an array body being sent). */
+  #heldInit: ResponseInit | undefined;
+  #held: Uint8Array[] = [];
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The client cancelled the body, or the response has none to send (HEAD, 204, 304). */
   #gone = false;
@@ -423,20 +544,33 @@ class FetchExchange extends ResponseEngine {
     readonly errors: ErrorStream,
   ) {
     super();
-    this.response = new Promise((resolve) => (this.#answer = resolve));
   }
 
-  protected sendHead(contentLength: number): void {
-    const headers = this.headers.map(([name, value]): [string, string] => [name, value]);
-    if (contentLength >= 0) headers.push(["content-length", String(contentLength)]);
-    const init: ResponseInit = { status: this.code, statusText: this.status.slice(4), headers };
+  /**
+   * The Response once the headers are out (the error response's, if the app failed first): at
+   * once for an app that answered at once, else a promise.
+   */
+  get response(): Response | Promise<Response> {
+    return this.#response ?? (this.#pending ??= new Promise((resolve) => (this.#answer = resolve)));
+  }
+
+  #respondWith(response: Response): void {
+    this.#response = response;
+    this.#answer?.(response);
+  }
+
+  protected sendHead(contentLength: number, complete: boolean): void {
+    const init = responseInit(this.code, this.status, this.headers, contentLength);
     if (this.isHead || forbidsBody(this.code)) {
       // No body may follow: the app's is not read any further, and closed (the engine sees a
       // client with nothing more to receive).
       this.#gone = true;
-      this.#answer(new Response(null, init));
-      return;
-    }
+      this.#respondWith(new Response(null, init));
+    } else if (complete) this.#heldInit = init;
+    else this.#respondWithStream(init);
+  }
+
+  #respondWithStream(init: ResponseInit): void {
     const body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => void (this.#controller = controller),
@@ -450,7 +584,7 @@ class FetchExchange extends ResponseEngine {
       },
       { highWaterMark: 0 }, // no read-ahead: a chunk is made when the client asks for one
     );
-    this.#answer(new Response(body, init));
+    this.#respondWith(new Response(body, init));
   }
 
   #wake(): void {
@@ -460,6 +594,10 @@ class FetchExchange extends ResponseEngine {
   }
 
   protected sendChunk(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#heldInit !== undefined) {
+      this.#held.push(chunk); // the rest of the array follows at once
+      return undefined;
+    }
     const controller = this.#controller;
     if (controller === undefined) return undefined;
     controller.enqueue(chunk);
@@ -468,6 +606,13 @@ class FetchExchange extends ResponseEngine {
   }
 
   protected endOutput(last?: Uint8Array): void {
+    const init = this.#heldInit;
+    if (init !== undefined) {
+      this.#heldInit = undefined;
+      if (last !== undefined && last.length > 0) this.#held.push(last);
+      this.#respondWith(new Response(joined(this.#held), init));
+      return;
+    }
     const controller = this.#controller;
     this.#controller = undefined;
     if (controller === undefined) return;
@@ -477,9 +622,28 @@ class FetchExchange extends ResponseEngine {
 
   /** The body ends in an error, so the client sees it is incomplete. */
   protected cutOff(): void {
+    const error = new Error(`${this.describe()}: the response body was cut off`);
+    const init = this.#heldInit;
+    if (init !== undefined) {
+      // Short of the app's Content-Length: what there is is read, then the stream fails.
+      this.#heldInit = undefined;
+      const chunks = this.#held;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull: (controller) => {
+            const chunk = chunks.shift();
+            if (chunk === undefined) controller.error(error);
+            else controller.enqueue(chunk);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      this.#respondWith(new Response(body, init));
+      return;
+    }
     const controller = this.#controller;
     this.#controller = undefined;
-    controller?.error(new Error(`${this.describe()}: the response body was cut off`));
+    controller?.error(error);
   }
 
   protected override get clientGone(): boolean {
@@ -519,7 +683,10 @@ class FetchExchange extends ResponseEngine {
   }
 }
 
-/** Wraps a TSGI application as a fetch handler `(request, env?) => Promise<Response>`. */
+/**
+ * Wraps a TSGI application as a fetch handler `(request, env?) => Response`: the Response
+ * itself when the app answered at once (an array body), else a promise of it.
+ */
 export function toFetch(app: Application): FetchHandler {
   return function tsgiFetchHandler(request, env) {
     const environ = toEnviron(request, env);

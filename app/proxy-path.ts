@@ -14,13 +14,18 @@
  *   - A backslash: Windows servers and URL parsers (WHATWG, for http URLs) read it as a slash.
  *   - A dot segment with path parameters (`..;`): Java servers (Tomcat, Jetty) strip the
  *     parameters and then resolve the `..`.
+ *   - A control character (`%00`, a tab…), or a dot segment padded with spaces (`..%20`): URL
+ *     parsers (WHATWG) strip them from the ends of a URL or a path, so `/base/..%00`, decoded
+ *     once more, is `/base/..` and then `/`.
  */
 import { quotePath } from "./environ-http.js";
 
 /** The request target below the upstream's base path, or why the request is refused (400). */
 export type UpstreamTarget = { target: string } | { refused: string };
 
-const CLIMBS_FURTHER_ON = /\\|%(?:2e|2f|5c)|(?:^|\/)\.\.?;/i;
+const CLIMBS_FURTHER_ON =
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+  /\\|%(?:2e|2f|5c)|(?:^|\/)\.\.?;|[\x00-\x1f\x7f]|(?:^|\/)(?: +\.\.?|\.\.? +)(?:\/|$)/i;
 
 /** `path` with its `.` and `..` segments resolved; never above `/`. */
 export function withoutDotSegments(path: string): string {
@@ -45,7 +50,7 @@ export function upstreamTarget(pathInfo: string, query: string): UpstreamTarget 
   if (CLIMBS_FURTHER_ON.test(pathInfo))
     return {
       refused:
-        "the path has a backslash, a dot segment with parameters, or an encoded dot or slash",
+        "the path has a backslash, a control character, a dot segment with parameters or spaces, or an encoded dot or slash",
     };
   const path = quotePath(withoutDotSegments(pathInfo));
   return { target: query === "" ? path : `${path}?${query}` };

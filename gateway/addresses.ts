@@ -18,14 +18,23 @@ export function parseAddress(text: string): Address {
   }
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d+))?$/.exec(text);
   if (match === null) throw new Error(`'${text}' is not HOST:PORT, [IPv6]:PORT or unix:PATH`);
-  const port = Number(match[3] ?? 8000);
-  if (port > 65535) throw new Error(`port ${port} in '${text}' is out of range`);
+  const port = match[3] === undefined ? 8000 : parsePort(match[3], text);
   const host = match[1] ?? match[2] ?? "";
   if (match[2] !== undefined && !/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?$/.test(host))
     throw new Error(`'${host}' in '${text}' is not a host name or IP address`);
   if (match[1] !== undefined && isIP(host) !== 6)
     throw new Error(`'${host}' in '${text}' is not an IPv6 address`);
   return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+/**
+ * A TCP port from its decimal digits, 0 to 65535: the one range check, for the port of an
+ * address and for $PORT alike. `address` is where the port was written, for the message.
+ */
+export function parsePort(text: string, address?: string): number {
+  if (/^\d+$/.test(text) && Number(text) <= 65535) return Number(text);
+  const where = address === undefined ? "" : ` in '${address}'`;
+  throw new Error(`port '${text}'${where} is not a number from 0 to 65535`);
 }
 
 /** How a listening server's address reads in the log: `http://HOST:PORT` or `unix:PATH`. */

@@ -118,6 +118,9 @@ export function buildEnviron(
   environ["gateway.raw_uri"] = target;
   addRequestHeaders(environ, request.rawHeaders);
 
+  const forwarded = info.trusted && context.trustedProxies.apply(environ);
+  // After the proxy's headers: a Host without a port means the default port of the scheme the
+  // client used, which X-Forwarded-Proto may just have said is https (443, as Gunicorn gives).
   if (info.serverName === "") {
     const [name, port] = fromHost(environ.HTTP_HOST, environ["tsgi.url_scheme"]);
     environ.SERVER_NAME = name;
@@ -125,7 +128,6 @@ export function buildEnviron(
   }
   // REMOTE_PORT is added last rather than deleted when a proxy names the client: a `delete`
   // turns the environ into a slow dictionary-mode object for everything that reads it later.
-  const forwarded = info.trusted && context.trustedProxies.apply(environ);
   if (!forwarded) environ.REMOTE_PORT = info.remotePort;
   return environ;
 }

@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { LEVELS, type Level } from "./log.js";
 import { TrustedProxies } from "./trusted-proxies.js";
-import { parseAddress } from "./addresses.js";
+import { parseAddress, parsePort } from "./addresses.js";
 
 export interface SettingSpec<N extends string = string, T = unknown> {
   /** Gunicorn's name: the config-file key, and the property of `Settings`. */
@@ -100,9 +100,7 @@ function asBindList(value: unknown): string[] {
 
 /** $PORT: the port of the default bind, 0.0.0.0:$PORT (Gunicorn's rule). */
 function bindFromPort(text: string): string[] {
-  if (!/^\d+$/.test(text.trim()) || Number(text) > 65535)
-    throw new Error(`'${text}' is not a port number (0-65535)`);
-  return [`0.0.0.0:${Number(text)}`];
+  return [`0.0.0.0:${parsePort(text.trim())}`];
 }
 
 /**

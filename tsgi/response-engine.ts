@@ -187,8 +187,12 @@ export abstract class ResponseEngine {
 
   // ---- The output: what a subclass supplies ----
 
-  /** Puts status and headers out; `contentLength` >= 0 is a Content-Length to add. */
-  protected abstract sendHead(contentLength: number): void;
+  /**
+   * Puts status and headers out; `contentLength` >= 0 is a Content-Length to add. `complete`:
+   * the whole body is already in memory (an array) and follows at once, before any await, so
+   * an output may hold the head and send head and body in one piece (toFetch's Response).
+   */
+  protected abstract sendHead(contentLength: number, complete: boolean): void;
   /** Sends one chunk; a promise means "the output is full: wait for it before the next". */
   protected abstract sendChunk(chunk: Uint8Array): Promise<void> | undefined;
   /** Ends the response, with `last` as its final chunk if given. */
@@ -412,7 +416,7 @@ export abstract class ResponseEngine {
     if (this.phase === "awaiting-start") throw this.dataBeforeStart();
     this.#phase = "sending";
     const addLength = knownLength >= 0 && this.declaredLength < 0 && !forbidsBody(this.code);
-    this.sendHead(addLength ? knownLength : -1);
+    this.sendHead(addLength ? knownLength : -1, knownLength >= 0);
   }
 
   /** Sends one chunk, never past the app's Content-Length; a promise means "wait for drain". */

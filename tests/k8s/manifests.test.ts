@@ -13,26 +13,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { Namespace, ConfigMap, Service } from "kubernetes-models/v1";
-import { Deployment } from "kubernetes-models/apps/v1";
-import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
-import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
-import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { MODELS } from "./models.js";
 import { kubernetesNginxConfig } from "./nginx-config.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const K8S = join(ROOT, "k8s");
-
-/** The kinds the manifests may use, each with the model that validates it. */
-const MODELS: Record<string, (value: object) => { validate(): void }> = {
-  "v1/Namespace": (v) => new Namespace(v as never),
-  "v1/ConfigMap": (v) => new ConfigMap(v as never),
-  "v1/Service": (v) => new Service(v as never),
-  "apps/v1/Deployment": (v) => new Deployment(v as never),
-  "policy/v1/PodDisruptionBudget": (v) => new PodDisruptionBudget(v as never),
-  "autoscaling/v2/HorizontalPodAutoscaler": (v) => new HorizontalPodAutoscaler(v as never),
-  "networking.k8s.io/v1/NetworkPolicy": (v) => new NetworkPolicy(v as never),
-};
 
 interface Manifest {
   apiVersion: string;

@@ -11,11 +11,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { Namespace, ConfigMap, Service } from "kubernetes-models/v1";
-import { Deployment } from "kubernetes-models/apps/v1";
-import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
-import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
-import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { MODELS } from "./models.js";
 import { shouldRun } from "../helpers/python.js";
 import { unknownFields } from "./strict-fields.js";
 
@@ -26,16 +22,6 @@ const KUBECTL = join(TOOLS, "kubectl");
 const missing = [KUSTOMIZE, KUBECTL].filter((tool) => !existsSync(tool));
 const problem =
   missing.length === 0 ? null : `no ${missing.join(", ")} (run .ci/install-trixie-tools.sh)`;
-
-const SCHEMAS: Record<string, (value: object) => { validate(): void }> = {
-  "v1/Namespace": (v) => new Namespace(v as never),
-  "v1/ConfigMap": (v) => new ConfigMap(v as never),
-  "v1/Service": (v) => new Service(v as never),
-  "apps/v1/Deployment": (v) => new Deployment(v as never),
-  "policy/v1/PodDisruptionBudget": (v) => new PodDisruptionBudget(v as never),
-  "autoscaling/v2/HorizontalPodAutoscaler": (v) => new HorizontalPodAutoscaler(v as never),
-  "networking.k8s.io/v1/NetworkPolicy": (v) => new NetworkPolicy(v as never),
-};
 
 interface Rendered {
   apiVersion: string;
@@ -129,7 +115,7 @@ describe.runIf(shouldRun("k8s/ rendered by kustomize", problem))(
 
     it("gives every object of the rendered output a valid type for its schema", () => {
       for (const object of rendered) {
-        const schema = SCHEMAS[`${object.apiVersion}/${object.kind}`];
+        const schema = MODELS[`${object.apiVersion}/${object.kind}`];
         expect(schema, `${object.apiVersion} ${object.kind}`).toBeDefined();
         expect(() => schema!(object).validate()).not.toThrow();
       }
@@ -146,7 +132,7 @@ describe.runIf(shouldRun("k8s/ rendered by kustomize", problem))(
       container["securityContxt"] = container["securityContext"];
       delete container["securityContext"];
       // The schemas let it through: that is why the strict check exists.
-      expect(() => SCHEMAS["apps/v1/Deployment"]!(nginx).validate()).not.toThrow();
+      expect(() => MODELS["apps/v1/Deployment"]!(nginx).validate()).not.toThrow();
       expect(unknownFields(nginx)).toEqual(["spec.template.spec.containers[0].securityContxt"]);
     });
 

@@ -47,10 +47,16 @@ const files = {
 mkdirSync(files.directory);
 let busy: Server;
 let busyPort = 0;
+/** A port nothing listens on: a duplicate written on it must be refused before it is bound. */
+let freePort = 0;
 beforeAll(async () => {
   busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
   busyPort = (busy.address() as { port: number }).port;
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "0.0.0.0", resolve));
+  freePort = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 });
 afterAll(() => {
   busy.close();
@@ -184,7 +190,7 @@ const CASES: Case[] = [
     name: "-b port out of range",
     args: () => ["-b", "localhost:99999", APP],
     code: 2,
-    says: /^--bind: port 99999 in 'localhost:99999' is out of range$/,
+    says: /^--bind: port '99999' in 'localhost:99999' is not a number from 0 to 65535$/,
   },
   {
     name: "-b host with a space",
@@ -377,21 +383,21 @@ const CASES: Case[] = [
     args: () => [APP],
     env: { PORT: "abc" },
     code: 2,
-    says: /^\$PORT \(--bind\): 'abc' is not a port number \(0-65535\)$/,
+    says: /^\$PORT \(--bind\): port 'abc' is not a number from 0 to 65535$/,
   },
   {
     name: "PORT=99999",
     args: () => [APP],
     env: { PORT: "99999" },
     code: 2,
-    says: /^\$PORT \(--bind\): '99999' is not a port number/,
+    says: /^\$PORT \(--bind\): port '99999' is not a number from 0 to 65535$/,
   },
   {
     name: "PORT=-1",
     args: () => [APP],
     env: { PORT: "-1" },
     code: 2,
-    says: /^\$PORT \(--bind\): '-1' is not a port number/,
+    says: /^\$PORT \(--bind\): port '-1' is not a number from 0 to 65535$/,
   },
   {
     name: "WEB_CONCURRENCY=abc",
@@ -591,6 +597,19 @@ const CASES: Case[] = [
     code: 2,
     says: /^--bind: 127\.0\.0\.1:8123 is given twice$/,
   },
+  // Duplicates are the same parsed address, however each is spelled.
+  {
+    name: "the same --bind twice, spelled :PORT and 0.0.0.0:PORT",
+    args: () => ["-b", `:${freePort}`, "-b", `0.0.0.0:${freePort}`, APP],
+    code: 2,
+    says: /^--bind: 0\.0\.0\.0:\d+ is given twice$/,
+  },
+  {
+    name: "metrics on a --bind address, its port with a leading zero",
+    args: () => ["-b", `127.0.0.1:${freePort}`, "--metrics-bind", `127.0.0.1:0${freePort}`, APP],
+    code: 2,
+    says: /^--metrics-bind: 127\.0\.0\.1:0\d+ is also a --bind address$/,
+  },
   {
     name: "$PORT's bind busy",
     args: () => [APP],
@@ -757,6 +776,8 @@ describe("a representative subset, as real processes starting for real", () => {
     "--error-logfile in a missing dir",
     "--access-logfile in a missing dir",
     "busy metrics port",
+    "the same --bind twice, spelled :PORT and 0.0.0.0:PORT",
+    "metrics on a --bind address, its port with a leading zero",
     "-k sync",
     "dotted module",
     "syntax error in an import",

@@ -97,7 +97,10 @@ describe("settings", () => {
   it.each([
     [["-w", "0"], "--workers: '0' must be at least 1"],
     [["--timeout", "soon"], "--timeout: 'soon' is not a number"],
-    [["-b", "localhost:99999"], "--bind: port 99999"],
+    [
+      ["-b", "localhost:99999"],
+      "--bind: port '99999' in 'localhost:99999' is not a number from 0 to 65535",
+    ],
     [["--log-level", "loud"], "--log-level: 'loud' is not one of"],
     [["--forwarded-allow-ips", "10.0.0.300"], "--forwarded-allow-ips:"],
     [["--no-such-flag"], "--no-such-flag: unknown option"],

@@ -8,7 +8,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { proxy, type ProxyApplication } from "../../../app/proxy.js";
 import { urlMap } from "../../../app/routing.js";
 import { validate } from "../../../tsgi/validate.js";
@@ -101,6 +101,35 @@ describe("proxy", () => {
       expect(counts).toEqual({ [alive[0]!]: 6, [alive[1]!]: 6 });
     },
   );
+
+  it("skips a down upstream until retryAfter has passed, then tries it once more", async () => {
+    const dead = await upstream("dead");
+    const deadUrl = dead.url;
+    await dead.close();
+    const alive = await upstream("alive");
+    // Only Date is faked: the proxy's health clock moves when the test says, undici's timers and
+    // the sockets keep real time.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const app = proxy({ upstreams: [deadUrl, alive.url], retryAfter: 5000 });
+      const base = await gatewayWith(app);
+      const attempts = () => app.health()[0]!.failures; // each try at the dead one fails once
+      for (let i = 0; i < 6; i++) expect((await get(base + "/")).echo.name).toBe("alive");
+      // Its turn came three times; only the first found it dead, the other two skipped it.
+      expect(attempts()).toBe(1);
+      vi.advanceTimersByTime(4999);
+      for (let i = 0; i < 4; i++) expect((await get(base + "/")).status).toBe(200);
+      expect(attempts()).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(app.health()[0]!.healthy).toBe(true);
+      for (let i = 0; i < 4; i++) expect((await get(base + "/")).echo.name).toBe("alive");
+      // Due again, tried again on its first turn, found dead, and skipped for 5 s more.
+      expect(attempts()).toBe(2);
+      expect(app.health()[1]!.served).toBe(14);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it("keeps every request succeeding when an upstream stops mid-test", async () => {
     const ups = await Promise.all(["a", "b", "c"].map(upstream));

@@ -9,6 +9,7 @@ import type {
   ResponseBody,
   Status,
 } from "../../../tsgi/types.js";
+import { unquoteToNative } from "../../../tsgi/rules.js";
 import { validate } from "../../../tsgi/validate.js";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -209,6 +210,54 @@ describe("toFetch", () => {
     expect((await input.read()).length).toBe(0);
   });
 
+  it("reads the URL as the URL parser does, on URLs it would and would not rewrite", () => {
+    const hosts = ["localhost", "127.0.0.1", "127.1", "0x7f.0.0.1", "EXAMPLE.com", "10.0.0.01"];
+    const moreHosts = ["xn--caf-dma.com", "[::1]", "a-b.c-d", "example.com."];
+    const ports = ["", ":80", ":443", ":8080", ":080", ":65535"];
+    const paths = ["/", "/a/./b", "/a/../b", "/a/%2e%2E/b", "/..", "/.hidden", "/a..b/"];
+    const morePaths = ["/caf%C3%A9", "/a b", "/x;y=1", "/@:$&'()*+,=~_-", "/a|b", "/a^b", "//x"];
+    const queries = [
+      "",
+      "?",
+      "?x=1&y=2",
+      "?q=caf%C3%A9",
+      "?a=%2F/?@:",
+      "?a=b|c^d`{}",
+      "?a'b",
+      "?x#f",
+    ];
+    let compared = 0;
+    for (const scheme of ["http", "https"])
+      for (const host of [...hosts, ...moreHosts])
+        for (const port of ports)
+          for (const path of [...paths, ...morePaths])
+            for (const query of queries) {
+              // As written (a lazy Request may give its URL unparsed), then as the parser has it.
+              const written = `${scheme}://${host}${port}${path}${query}`;
+              if (!URL.canParse(written)) continue;
+              for (const url of [written, new URL(written).href]) {
+                const parsed = new URL(url);
+                const request = { url, method: "GET", headers: new Headers(), body: null };
+                const environ = toEnviron(request as unknown as Request);
+                expect([
+                  environ.PATH_INFO,
+                  environ.QUERY_STRING,
+                  environ.SERVER_NAME,
+                  environ.SERVER_PORT,
+                  environ.HTTP_HOST,
+                ]).toEqual([
+                  unquoteToNative(parsed.pathname),
+                  parsed.search.slice(1),
+                  parsed.hostname,
+                  parsed.port || (scheme === "https" ? "443" : "80"),
+                  parsed.host,
+                ]);
+                compared++;
+              }
+            }
+    expect(compared).toBeGreaterThan(10_000);
+  });
+
   it("lets the app replace its headers with excInfo until the first chunk", async () => {
     const app: Application = (_environ, startResponse) =>
       (function* () {
@@ -356,6 +405,137 @@ describe("toFetch", () => {
       expect(close).toHaveBeenCalledTimes(1);
       expect(produced).toBe(1);
     });
+  });
+
+  describe("answers an array body with a Response over its bytes, at once", () => {
+    /** An app that returns `chunks` as a list, with a close() that counts its calls. */
+    function arrayApp(chunks: string[], headers: [string, string][] = [], status = "200 OK") {
+      const close = vi.fn();
+      const app: Application = (_environ, startResponse) => {
+        startResponse(status as Status, headers);
+        return Object.assign(chunks.map(encode), { close });
+      };
+      return { app: validate(app), close };
+    }
+
+    it("the same bytes, an exact Content-Length, close() once, no promise", async () => {
+      const { app, close } = arrayApp(["Hello, ", "", "World", "!"], [["X-Kind", "array"]]);
+      const answer = toFetch(app)(new Request("http://localhost/"));
+      expect(typeof (answer as Partial<Promise<Response>>).then).toBe("undefined");
+      const response = await answer;
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-length")).toBe("13");
+      expect(response.headers.get("x-kind")).toBe("array");
+      expect(new Uint8Array(await response.arrayBuffer())).toEqual(encode("Hello, World!"));
+      expect(close).toHaveBeenCalledTimes(1);
+    });
+
+    it("an empty array: an empty body of Content-Length 0", async () => {
+      const { app, close } = arrayApp([]);
+      const response = await toFetch(app)(new Request("http://localhost/"));
+      expect(response.headers.get("content-length")).toBe("0");
+      expect(await response.text()).toBe("");
+      expect(close).toHaveBeenCalledTimes(1);
+    });
+
+    it("HEAD: no body, the GET's Content-Length, close() once", async () => {
+      const { app, close } = arrayApp(["abc"]);
+      const response = await toFetch(app)(new Request("http://localhost/", { method: "HEAD" }));
+      expect(response.headers.get("content-length")).toBe("3");
+      expect(response.body).toBeNull();
+      expect(close).toHaveBeenCalledTimes(1);
+    });
+
+    it("keeps repeated headers (a list) and a reason phrase of the app's own", async () => {
+      const { app } = arrayApp(
+        ["x"],
+        [
+          ["Set-Cookie", "a=1; Path=/"],
+          ["Set-Cookie", "b=2; Path=/"],
+        ],
+        "200 Fine",
+      );
+      const response = await toFetch(app)(new Request("http://localhost/"));
+      expect(response.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+      expect(response.statusText).toBe("Fine");
+      expect(await response.text()).toBe("x");
+    });
+
+    it("cuts an array at the app's Content-Length, and logs it", async () => {
+      const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+      try {
+        const { app, close } = arrayApp(["abc", "def"], [["Content-Length", "4"]]);
+        const response = await toFetch(app)(new Request("http://localhost/"));
+        expect(response.headers.get("content-length")).toBe("4");
+        expect(await response.text()).toBe("abcd");
+        expect(close).toHaveBeenCalledTimes(1);
+        expect(write.mock.calls.join("")).toContain("more than its Content-Length (4)");
+      } finally {
+        write.mockRestore();
+      }
+    });
+
+    it("sends an array short of its Content-Length, then fails the body", async () => {
+      const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+      const { app, close } = arrayApp(["abc", "de"], [["Content-Length", "10"]]);
+      const received: string[] = [];
+      let failure: unknown;
+      let log: string;
+      try {
+        const response = await toFetch(app)(new Request("http://localhost/"));
+        const reader = response.body!.getReader();
+        for (let step = await reader.read(); !step.done; step = await reader.read())
+          received.push(new TextDecoder().decode(step.value));
+      } catch (error) {
+        failure = error;
+      } finally {
+        log = write.mock.calls.join("");
+        write.mockRestore();
+      }
+      expect(received.join("")).toBe("abcde");
+      expect(String(failure)).toContain("cut off");
+      expect(close).toHaveBeenCalledTimes(1);
+      expect(log).toContain("5 bytes of its Content-Length 10");
+    });
+
+    it("still streams any other body: a generator is read only as the client reads", async () => {
+      let produced = 0;
+      const app: Application = (_environ, startResponse) => {
+        startResponse("200 OK", []);
+        return (function* () {
+          for (;;) {
+            produced++;
+            yield encode("more");
+          }
+        })();
+      };
+      const response = await toFetch(validate(app))(new Request("http://localhost/"));
+      expect(response.headers.get("content-length")).toBeNull();
+      const reader = response.body!.getReader();
+      await reader.read();
+      await reader.read();
+      expect(produced).toBeLessThanOrEqual(3);
+      await reader.cancel();
+    });
+  });
+
+  it("asks the Request for its body only when the app reads tsgi.input", async () => {
+    const request = new Request("http://localhost/", { method: "POST", body: "data" });
+    const body = vi.fn(() => Reflect.get(Request.prototype, "body", request) as ReadableStream);
+    Object.defineProperty(request, "body", { get: body });
+    const reads: Application = async (environ, startResponse) => {
+      const data = await environ["tsgi.input"].read();
+      startResponse("200 OK", []);
+      return [data];
+    };
+    const ignores: Application = (_environ, startResponse) => {
+      startResponse("204 No Content", []);
+      return [];
+    };
+    await toFetch(ignores)(request);
+    expect(body).not.toHaveBeenCalled();
+    expect(await (await toFetch(reads)(request)).text()).toBe("data");
+    expect(body).toHaveBeenCalledTimes(1);
   });
 
   it("round-trips: fromFetch(toFetch(app)) keeps the app's answer and the trail", async () => {

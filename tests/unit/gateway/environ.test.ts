@@ -62,6 +62,7 @@ describe("environ from a request (no root path, loopback trusted)", () => {
         "gateway.raw_uri": "/caf%C3%A9/%FF/a%2Fb?q=caf%C3%A9+%2F",
       },
     ],
+    ["no query", GET("/x"), { PATH_INFO: "/x", QUERY_STRING: "" }],
     ["an empty query after ?", GET("/x?"), { PATH_INFO: "/x", QUERY_STRING: "" }],
     [
       "absolute-form target (what a proxy sends)",
@@ -69,6 +70,15 @@ describe("environ from a request (no root path, loopback trusted)", () => {
       { PATH_INFO: "/a b", QUERY_STRING: "x=1" },
     ],
     ["absolute-form without a path", GET("http://example.com"), { PATH_INFO: "/" }],
+    // A fragment is never sent by a browser, but a hand-written client may: it is not the path's
+    // or the query's (RFC 3986 §3.5).
+    ["a fragment after the query", GET("/p?q=1#frag"), { PATH_INFO: "/p", QUERY_STRING: "q=1" }],
+    ["a ? inside the fragment", GET("/p#frag?x=1"), { PATH_INFO: "/p", QUERY_STRING: "" }],
+    [
+      "absolute-form with a query and no path",
+      GET("http://example.com?x=1"),
+      { PATH_INFO: "/", QUERY_STRING: "x=1" },
+    ],
     [
       "OPTIONS *",
       "OPTIONS * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",

@@ -56,6 +56,22 @@ describe("checkHeader", () => {
     it(`${JSON.stringify(header)} → ${rule ?? "valid"}`, () =>
       expect(checkHeader(header)?.rule ?? null).toBe(rule));
 
+  it("each problem's message names the value that broke the rule", () => {
+    expect(checkStatus(200)?.message).toBe('status must be a string like "200 OK", got number');
+    expect(checkStatus("200 \u20ac")?.message).toBe(
+      'status "200 \u20ac" is not Latin-1 (a native string)',
+    );
+    expect(checkHeader(["Content-Type"])?.message).toBe(
+      'each header must be a [name, value] pair, got ["Content-Type"]',
+    );
+    expect(checkHeader(["Content-Length", 5])?.message).toBe(
+      'header name and value must be strings: ["Content-Length",5]',
+    );
+    expect(checkHeader(["Content-Length", "5x"])?.message).toBe(
+      'Content-Length "5x" is not a number (a decimal count of bytes)',
+    );
+  });
+
   it("headersProblem wants an array and checks every header", () => {
     expect(headersProblem({})).toMatch(/array/);
     expect(

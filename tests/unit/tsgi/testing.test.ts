@@ -77,6 +77,9 @@ describe("makeEnviron", () => {
     expect((await a.read()).length).toBe(0);
     const b = input();
     expect((await b.readlines(5)).map(text)).toEqual(["one\n", "two\n"]);
+    // The line that brings the total to the hint is the last; a hint of 0 or less is no hint.
+    expect((await input().readlines(4)).map(text)).toEqual(["one\n"]);
+    expect((await input().readlines(0)).map(text)).toEqual(["one\n", "two\n", "three"]);
     const chunks: string[] = [];
     for await (const chunk of input()) chunks.push(text(chunk));
     expect(chunks.join("")).toBe("one\ntwo\nthree");
