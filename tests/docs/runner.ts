@@ -163,12 +163,16 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-/** Answers on 127.0.0.1:`port` with any HTTP response. */
+/**
+ * Answers on 127.0.0.1:`port` with the app's response. A proxy's 502/503/504 is "not yet", as
+ * a reader reloads until the page comes: nginx may answer 502 in its first moments, before its
+ * upstream's name has first resolved (`server gateway:8000 resolve` resolves after start).
+ */
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host: "127.0.0.1", port, path: "/", timeout: 2000 }, (res) => {
       res.resume();
-      resolve(true);
+      resolve(![502, 503, 504].includes(res.statusCode ?? 0));
     });
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
