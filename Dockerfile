@@ -1,9 +1,10 @@
 # The gateway image: the @foobar/gateway package (and the contract it depends on), installed
-# from their packed tarballs as in any project, serving the seed's hello app unless CMD names
+# from their packed tarballs as in any project, serving the seed's hello page unless CMD names
 # another. One file builds it under two names:
 #
 #   Dockerfile          `docker build -t foobar .`: the seed's image; `docker run -p 8000:8000 foobar`
-#                       serves hello from a pre-fork master with 2 workers ($WEB_CONCURRENCY).
+#                       serves the hello page (the teaching page to a browser, "Hello, World!"
+#                       to curl) from a pre-fork master with 2 workers ($WEB_CONCURRENCY).
 #   Dockerfile.gateway  a link to this file: `docker build -f Dockerfile.gateway -t foobar/gateway .`
 #                       is the same image, read as a base for any TSGI app (as people use
 #                       Gunicorn images): put your compiled app in /app and name it in CMD.
@@ -36,8 +37,11 @@ FROM node
 ENV NODE_ENV=production PORT=8000 WEB_CONCURRENCY=2 PATH=/app/node_modules/.bin:$PATH
 RUN echo '{ "private": true, "type": "module" }' > package.json
 COPY --from=installed /app/node_modules node_modules
-# The seed's app: one file that imports nothing at run time (app/hello.ts, compiled).
-COPY --from=packages /src/app/dist/hello.js hello.js
+# The teaching page (a browser gets it, curl gets "Hello, World!", as with `npm start`): its four
+# modules from @foobar/app import nothing but each other and node:os, so they are copied alone
+# rather than installing the demo package with its frameworks.
+COPY --from=packages /src/app/dist/hello.js /src/app/dist/hello-page.js \
+     /src/app/dist/middleware-trail.js /src/app/dist/describe-value.js hello/
 COPY docker/healthcheck.js docker/healthcheck.js
 # The code is root's and read-only to the process, which runs as the image's unprivileged user.
 USER node
@@ -47,4 +51,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 # The gateway is PID 1 (exec form, no shell in between) and handles SIGTERM itself: a graceful
 # stop closes its listener at once and finishes the requests in flight.
 ENTRYPOINT ["gateway"]
-CMD ["hello.js"]
+CMD ["hello/hello-page.js:helloPage"]

@@ -64,7 +64,11 @@ export function explainDifference(
       return "each server names itself";
     case "SERVER_NAME":
     case "SERVER_PORT":
-      return "each server's own listening socket (Gunicorn binds 0.0.0.0 in its container)";
+      // Both servers report the socket they listen on, so the reason depends on where Gunicorn
+      // listens: every address in its container, or the one COMPARE_UPSTREAM names on a host.
+      return theirs === '"0.0.0.0"'
+        ? "each server's own listening socket: Gunicorn binds 0.0.0.0 (every address, as in its container)"
+        : "each server's own listening socket: Gunicorn's is the one COMPARE_UPSTREAM reaches, the gateway's the one this request came in on";
     case "SERVER_PROTOCOL":
       return "two HTTP connections (client → gateway, proxy → Gunicorn), each with its own version";
     case "REMOTE_ADDR":

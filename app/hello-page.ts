@@ -92,7 +92,7 @@ the <code>environ</code> below and called the app with it; the app answered with
 <dl class="facts">
 <dt>Request</dt><dd><code>${escapeHtml(`${environ.REQUEST_METHOD} ${path}`)}</code></dd>
 <dt>Scheme</dt><dd><code id="url-scheme">${escapeHtml(environ["tsgi.url_scheme"])}</code> <span class="hint">— <code>tsgi.url_scheme</code>: behind nginx, the gateway takes it from nginx's <code>X-Forwarded-Proto</code> (https on port 8443)</span></dd>
-<dt>Host</dt><dd><code id="hostname">${escapeHtml(hostname())}</code> <span class="hint">— in Docker, the container's name: behind nginx with several replicas, reload to see another one answer</span></dd>
+<dt>Host</dt><dd><code id="hostname">${escapeHtml(hostname())}</code> <span class="hint">— the machine's name; in Docker, the container id (the first column of <code>docker ps</code>): behind nginx with several replicas, reload to see another one answer</span></dd>
 <dt>Worker pid</dt><dd><code id="worker-pid">${process.pid}</code> <span class="hint">— reload: with several workers, another one may answer</span></dd>
 <dt>Middleware</dt><dd id="middleware-trail">${trail.length > 0 ? trail.map((name) => `<code>${escapeHtml(name)}</code>`).join(" → ") + " → app" : "(none)"}</dd>
 </dl>
@@ -104,6 +104,7 @@ the <code>environ</code> below and called the app with it; the app answered with
 ${environRows(environ)}
 </tbody>
 </table>
+<p class="hint"><code>tsgi.multiprocess</code> is true under the gateway even with one worker: a reload (HUP), a worker replaced after <code>--max-requests</code> or one more worker (TTIN) runs the same app in another process at any time, so the app must not keep state in one process's memory that every request should see.</p>
 <p class="hint">Try <code>curl http://localhost:8000/</code>: without <code>Accept: text/html</code> the same app answers plain <code>Hello, World!</code>.</p>
 <p class="hint">In the demo, <code>/hono/page</code> serves this page from inside a Hono app: the request crosses <code>fromFetch</code> into Hono and <code>toFetch</code> back, and the middleware trail above names each adapter on the way.</p>
 </body>

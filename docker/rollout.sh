@@ -11,7 +11,8 @@
 #   4. retire the old replicas: `docker stop` (SIGTERM: the gateway closes its listener at once,
 #      so nginx passes new requests to the other replicas, and finishes what it is serving; once
 #      it has exited, Docker's DNS drops it and so does nginx within a second), then remove them;
-#   5. record the scale back at N (`--scale gateway=N --no-recreate`: no container changes).
+#   5. record the scale back at N (`--scale gateway=N --no-recreate`: no container changes);
+#   6. remove the image the old replicas ran (kept when the rollout failed, or still in use).
 #
 # Usage: docker/rollout.sh [docker compose options…]   e.g. docker/rollout.sh -p myproject
 #        (the options go before compose's subcommand: -p, -f, --env-file, --project-directory)
@@ -19,7 +20,7 @@
 #        upstream's fail_timeout in nginx/foobar.conf),
 #        ROLLOUT_TIMEOUT seconds to wait for each step (default 120), NO_BUILD=1 to skip step 1.
 # Exit:  0 when every replica was replaced; 1 (one line saying why) otherwise — the old replicas
-#        are then still serving, with any new ones that came up beside them.
+#        are then still serving, with any new ones that came up beside them, and their image kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +56,8 @@ all_healthy() {
 mapfile -t old < <(replicas)
 count=${#old[@]}
 [ "$count" -gt 0 ] || fail "no running '$SERVICE' replicas: start the stack first (docker compose up -d)"
+# The image(s) the old replicas run, removed at the end once the rollout has succeeded.
+mapfile -t old_images < <(for id in "${old[@]}"; do docker inspect --format '{{.Image}}' "$id"; done | sort -u)
 "${compose[@]}" ps -q "$NGINX_SERVICE" | grep -q . || fail "no running '$NGINX_SERVICE' service"
 log "replacing $count replica(s) of $SERVICE"
 
@@ -83,3 +86,16 @@ docker rm "${old[@]}" >/dev/null
 
 "${compose[@]}" up -d --no-deps --no-build --no-recreate --scale "$SERVICE=$count" "$SERVICE" >&2
 log "done: $count new replica(s) of $SERVICE serving"
+
+# Only after success: remove the image the rollout replaced, unless the new replicas still run it
+# (nothing changed) or another container does (`docker image rm` then refuses, and it stays).
+# A failed rollout exits before this line, so the old image is still there to roll back to.
+mapfile -t new_images < <(for id in "${new[@]}"; do docker inspect --format '{{.Image}}' "$id"; done | sort -u)
+for image in "${old_images[@]}"; do
+  printf '%s\n' "${new_images[@]}" | grep -qx "$image" && continue
+  if docker image rm "$image" >/dev/null 2>&1; then
+    log "removed the replaced image ${image#sha256:}"
+  else
+    log "kept the replaced image ${image#sha256:}: a container or another tag still uses it"
+  fi
+done

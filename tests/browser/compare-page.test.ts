@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { noteSkip } from "../helpers/skips.js";
 import { startGunicorn, type RunningGunicorn } from "../helpers/gunicorn.js";
 import { nginxProblem } from "../helpers/nginx.js";
 import { gunicornProblem, shouldRun } from "../helpers/python.js";
@@ -21,7 +22,10 @@ const SCREENSHOT = screenshotPath("compare-page.png");
 const haveChromium = existsSync(CHROMIUM);
 const inCi = process.env.CI === "true";
 if (!haveChromium && !inCi)
-  console.warn(`browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+  noteSkip(
+    "/compare and the Mermaid diagram in Chromium",
+    `${CHROMIUM} is missing (apt-get install chromium)`,
+  );
 
 async function launch(): Promise<Browser> {
   return chromium.launch({

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { noteSkip } from "../helpers/skips.js";
 import { nginxProblem } from "../helpers/nginx.js";
 import { CHROMIUM, haveChromium, launchChromium, watchPage } from "./chromium.js";
 import { screenshotPath, startStack, type Stack } from "./stack.js";
@@ -15,7 +16,13 @@ const SCREENSHOT = screenshotPath("hello-page.png");
 const inCi = process.env.CI === "true";
 
 if (!haveChromium && !inCi)
-  console.warn(`browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+  noteSkip("the hello page in Chromium", `${CHROMIUM} is missing (apt-get install chromium)`);
+
+if (!inCi)
+  noteSkip(
+    "a browser needs Chromium in CI",
+    "checked under CI=true only, where .ci/run installs Chromium",
+  );
 
 describe("a browser needs Chromium in CI", () => {
   it.runIf(inCi)(`finds ${CHROMIUM}`, () => {

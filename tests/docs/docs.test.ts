@@ -14,7 +14,9 @@ const CLI = join(ROOT, "gateway/dist/cli.js");
 // The lead merges docs/README-draft.md into README.md; until then the draft is the front door.
 // The draft is written as README.md will be: its links are relative to the repository's root.
 const README = existsSync(join(ROOT, "README.md")) ? "README.md" : "docs/README-draft.md";
-const REFERENCES = [README, "docs/gateway.md"].filter((file) => existsSync(join(ROOT, file)));
+const REFERENCES = [README, "docs/gateway.md", "docs/using-foobar.md"].filter((file) =>
+  existsSync(join(ROOT, file)),
+);
 
 function read(file: string): string {
   return readFileSync(join(ROOT, file), "utf8");
@@ -95,6 +97,7 @@ describe(`${README} shows the newcomer's commands`, () => {
 describe.each([
   README,
   "docs/walkthrough.md",
+  "docs/using-foobar.md",
   "tsgi/README.md",
   "gateway/README.md",
   "app/README.md",
@@ -155,8 +158,8 @@ describe("the docs link only to files that exist", () => {
     expect(missingLinks(read(README), ROOT)).toEqual([]);
   });
 
-  it("docs/walkthrough.md", () => {
-    expect(missingLinks(read("docs/walkthrough.md"), join(ROOT, "docs"))).toEqual([]);
+  it.each(["docs/walkthrough.md", "docs/using-foobar.md"])("%s", (file) => {
+    expect(missingLinks(read(file), join(ROOT, "docs"))).toEqual([]);
   });
 });
 

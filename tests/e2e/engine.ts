@@ -6,6 +6,7 @@
  * On a developer machine without Docker they are skipped, with the reason printed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { noteSkip } from "../helpers/skips.js";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -59,7 +60,7 @@ export function skipWithoutEngine(suite: string): { skip: boolean; problem: stri
   const problem = engineProblem();
   const inCI = process.env.CI === "true";
   if (problem !== null && !inCI) {
-    console.warn(`[${suite}] SKIPPED: ${problem}. (With CI=true this is a failure.)`);
+    noteSkip(suite, problem);
     return { skip: true, problem };
   }
   return { skip: false, problem };

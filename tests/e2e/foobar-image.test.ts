@@ -34,12 +34,17 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     if (container !== undefined) docker(["rm", "-f", container.getId()]);
   });
 
-  it("serves hello on port 8000", async () => {
-    const response = await fetch(
-      `http://${container!.getHost()}:${container!.getMappedPort(8000)}/`,
-    );
+  it("serves hello on port 8000: Hello, World! to curl, the teaching page to a browser", async () => {
+    const url = `http://${container!.getHost()}:${container!.getMappedPort(8000)}/`;
+    const response = await fetch(url, { headers: { Accept: "*/*" } });
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("Hello, World!");
+    const page = await fetch(url, { headers: { Accept: "text/html" } });
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toMatch(/worker-pid">\d+/);
+    // The Host line is the container's id, as `docker ps` shows it (the first 12 characters).
+    expect(html).toContain(`id="hostname">${container!.getId().slice(0, 12)}<`);
   });
 
   it("runs as an unprivileged user, with a health check, the gateway's command as PID 1", () => {
@@ -54,7 +59,7 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     expect(config.User).toBe("node");
     expect(config.Healthcheck?.Test).toEqual(["CMD", "node", "docker/healthcheck.js"]);
     expect(config.Entrypoint).toEqual(["gateway"]);
-    expect(config.Cmd).toEqual(["hello.js"]);
+    expect(config.Cmd).toEqual(["hello/hello-page.js:helloPage"]);
     const health = docker(["inspect", container!.getId(), "--format", "{{.State.Health.Status}}"]);
     expect(["starting", "healthy"]).toContain(health);
   });
@@ -67,7 +72,7 @@ describe.skipIf(skip)("the foobar image (docker build -t foobar .)", () => {
     expect(listing).toBe(
       [
         "/app:",
-        "docker\nhello.js\nnode_modules\npackage.json",
+        "docker\nhello\nnode_modules\npackage.json",
         "",
         "/app/node_modules/@foobar:",
         "gateway\ntsgi",

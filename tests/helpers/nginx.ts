@@ -37,10 +37,6 @@ export function nginxProblem(): string | null {
   }
 }
 
-export function nginxAvailable(): boolean {
-  return nginxProblem() === null;
-}
-
 export interface NginxOptions {
   /** The gateway's port on 127.0.0.1. */
   upstreamPort: number;

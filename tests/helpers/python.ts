@@ -39,15 +39,7 @@ export function gunicornProblem(): string | null {
   return null;
 }
 
-/**
- * Whether a suite needing `problem()`'s tool should run: always under CI=true (a missing tool
- * then fails the suite), else only when the tool is here (and says why when it is not).
- */
-export function shouldRun(suite: string, problem: string | null): boolean {
-  if (problem === null || process.env.CI === "true") return true;
-  console.warn(`[${suite}] SKIPPED: ${problem}. (With CI=true this is a failure.)`);
-  return false;
-}
+export { shouldRun } from "./skips.js";
 
 /** Runs a Python program with `input` as JSON on stdin and returns its stdout parsed as JSON. */
 export function runPython(program: string, input: unknown): unknown {

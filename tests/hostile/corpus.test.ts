@@ -6,7 +6,8 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { echoApp, startGateway, type RunningGateway } from "../helpers/gateway.js";
-import { nginxAvailable, startNginx, type RunningNginx } from "../helpers/nginx.js";
+import { nginxProblem, startNginx, type RunningNginx } from "../helpers/nginx.js";
+import { shouldRun } from "../helpers/skips.js";
 import {
   exchange,
   LEAK_PATTERNS,
@@ -103,7 +104,7 @@ describe("hostile corpus, directly against the gateway", () => {
   }
 });
 
-describe.runIf(nginxAvailable() || process.env.CI === "true")(
+describe.runIf(shouldRun("hostile corpus, through nginx", nginxProblem()))(
   "hostile corpus, through nginx",
   () => {
     for (const testCase of corpus) {

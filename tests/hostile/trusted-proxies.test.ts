@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Application } from "../../tsgi/types.js";
 import { startGateway, type RunningGateway } from "../helpers/gateway.js";
-import { nginxAvailable, startNginx, type RunningNginx } from "../helpers/nginx.js";
+import { nginxProblem, startNginx, type RunningNginx } from "../helpers/nginx.js";
+import { shouldRun } from "../helpers/skips.js";
 import { exchange } from "./raw-http.js";
 
 interface Seen {
@@ -78,7 +79,7 @@ describe("directly", () => {
   });
 });
 
-describe.runIf(nginxAvailable() || process.env.CI === "true")("through nginx", () => {
+describe.runIf(shouldRun("trusted proxies, through nginx", nginxProblem()))("through nginx", () => {
   let proxy: RunningNginx;
   beforeAll(async () => {
     proxy = await startNginx({ upstreamPort: gateway.port });

@@ -20,11 +20,10 @@ import {
   startNginx,
   type RunningNginx,
 } from "../../helpers/nginx.js";
+import { shouldRun } from "../../helpers/skips.js";
 
 const nginxProblem = findNginxProblem();
-const skip = nginxProblem !== null && process.env.CI !== "true";
-if (skip)
-  console.warn(`[nginx integration] SKIPPED: ${nginxProblem}. (With CI=true this is a failure.)`);
+const skip = !shouldRun("nginx integration", nginxProblem);
 
 /** What the app saw of each request: the environ's strings and the body length. */
 interface Seen {

@@ -76,6 +76,15 @@ describe("alignEnvirons", () => {
     expect(byKey.get("gunicorn.socket")?.note).toMatch(/socket/);
     expect(explainDifference("HTTP_X_SOMETHING_NEW", '"a"', '"b"')).toBeNull();
   });
+
+  it("explains the listening socket by where Gunicorn actually listens", () => {
+    expect(explainDifference("SERVER_NAME", '"127.0.0.1"', '"0.0.0.0"')).toContain(
+      "Gunicorn binds 0.0.0.0",
+    );
+    const onHost = explainDifference("SERVER_NAME", '"127.0.0.1"', '"127.0.0.2"');
+    expect(onHost).toContain("COMPARE_UPSTREAM");
+    expect(onHost).not.toContain("container");
+  });
 });
 
 describe.runIf(shouldRun("/compare against Gunicorn", gunicornProblem()))(
