@@ -8,8 +8,8 @@
 #                        Gunicorn as the reference container (wsgi/Dockerfile); bookworm's 20.1
 #                        lacks upstream's request-smuggling fixes. Pure Python: it runs on the
 #                        host's python3 with PYTHONPATH set (tests/helpers/python.ts)
-# The packages are downloaded with a private apt state (the host's apt sources, lists and
-# installed packages stay as they are, as in docker/ensure-engine.sh) and unpacked under
+# The packages are downloaded with a private apt state (download_from_release in
+# docker/debian-mirror.sh: the host's apt state stays as it is) and unpacked under
 # $TRIXIE_TOOLS (default /opt/foobar/trixie): the Go programs need only glibc.
 # Usage: .ci/install-trixie-tools.sh        (as root; does nothing when all are there)
 set -euo pipefail
@@ -30,15 +30,9 @@ fi
 . docker/debian-mirror.sh
 scratch=$(mktemp -d /tmp/foobar-trixie-tools.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch"/{lists/partial,cache/archives/partial,deb}
-echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) $RELEASE main" \
-  >"$scratch/sources.list"
-private_apt=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null
-  -o APT::Sandbox::User=root -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache")
 log "downloading ${PACKAGES[*]} from Debian $RELEASE"
-apt-get "${private_apt[@]}" update -qq
 # `name/release`: the trixie package even when another version of it is installed on the host.
-(cd "$scratch/deb" && apt-get "${private_apt[@]}" download -qq "${PACKAGES[@]/%//$RELEASE}")
+download_from_release "$RELEASE" "$scratch/deb" "${PACKAGES[@]/%//$RELEASE}"
 mkdir -p "$TRIXIE_TOOLS"
 for deb in "$scratch"/deb/*.deb; do
   dpkg-deb -x "$deb" "$TRIXIE_TOOLS"

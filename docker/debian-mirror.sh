@@ -25,3 +25,24 @@ debian_mirror() {
   fi
   echo "$uri"
 }
+
+# Downloads the packages named (`apt-get download` specs: `name`, `name=version`, `name/release`)
+# from Debian RELEASE into DIR, with a private apt state (its own sources, lists and cache in a
+# scratch dir, run as root, unsandboxed): the host's apt sources, lists and installed packages
+# stay as they are. Used for what the host's release lacks or has too old.
+# Usage: download_from_release RELEASE DIR SPEC...
+download_from_release() {
+  local release=$1 dir=$2 scratch mirror status=0
+  shift 2
+  mirror=$(debian_mirror) || return 1
+  scratch=$(mktemp -d /tmp/foobar-apt.XXXXXX)
+  mkdir -p "$scratch"/{lists/partial,cache/archives/partial} "$dir"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $release main" \
+    >"$scratch/sources.list"
+  local private_apt=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o APT::Sandbox::User=root -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache")
+  apt-get "${private_apt[@]}" update -qq &&
+    (cd "$dir" && apt-get "${private_apt[@]}" download -qq "$@") || status=$?
+  rm -rf "$scratch"
+  return "$status"
+}

@@ -25,15 +25,7 @@ if ! docker compose version >/dev/null 2>&1; then
   log "installing the Compose v2 plugin from Debian trixie's docker-compose $COMPOSE_DEB_VERSION"
   scratch=$(mktemp -d /tmp/foobar-compose.XXXXXX)
   trap 'rm -rf "$scratch"' EXIT
-  mkdir -p "$scratch"/{lists/partial,cache/archives/partial,deb}
-  mirror=$(debian_mirror)
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
-    >"$scratch/sources.list"
-  # A private apt state (lists, cache, sources) in the scratch dir; run as root, unsandboxed.
-  apt_private=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null -o APT::Sandbox::User=root
-    -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache")
-  apt-get "${apt_private[@]}" update -qq
-  (cd "$scratch/deb" && apt-get "${apt_private[@]}" download -qq "docker-compose=$COMPOSE_DEB_VERSION")
+  download_from_release trixie "$scratch/deb" "docker-compose=$COMPOSE_DEB_VERSION"
   dpkg-deb -x "$scratch"/deb/docker-compose_*.deb "$scratch/root"
   install -D -m 0755 "$scratch/root/usr/libexec/docker/cli-plugins/docker-compose" "$PLUGIN_DIR/docker-compose"
   docker compose version >&2
