@@ -9,8 +9,8 @@
  * and the master keeps its last words. How long a request has been running is counted from
  * the first snapshot that saw it — at most PROBE_FAST_MS after it began.
  *
- * Imports nothing: the master imports this file for the message's shape, and must never load
- * a worker's request path.
+ * Imports nothing: protocol.ts, which the master loads, imports this file for the message's
+ * shape, and the master must never load a worker's request path.
  */
 
 /** How often a changed snapshot may go out, and how often one goes out anyway. */
@@ -42,10 +42,6 @@ export interface WorkerStatsMessage {
   current: RequestInProgress | null;
   /** Resident set size, bytes. */
   rss: number;
-}
-
-export function isWorkerStatsMessage(message: unknown): message is WorkerStatsMessage {
-  return (message as { gateway?: unknown } | null)?.gateway === "stats";
 }
 
 /** A request the probe follows: anything with a method and url (an IncomingMessage). */
