@@ -34,6 +34,7 @@ import {
   EXIT_APP,
   EXIT_BOOT,
   isWorkerMessage,
+  type MasterMessage,
   WORKER_ENV,
   type WorkerBoot,
   type WorkerMessage,
@@ -70,6 +71,10 @@ interface WorkerRecord extends WorkerView {
   reason?: string;
   stopDeadline?: number;
   killed: boolean;
+  /** Stopping: it has closed its copy of the listening sockets ("stopped-accepting"). */
+  stoppedAccepting: boolean;
+  /** We told it to end its kept-alive connections ("close-connections"). */
+  connectionsReleased: boolean;
 }
 
 interface WorkerExit {
@@ -265,6 +270,10 @@ export class Arbiter implements ServerView {
     if (worker === undefined) return;
     worker.lastHeartbeat = performance.now();
     if (message.gateway === "stats") this.#stats?.heard(worker.pid, message);
+    if (message.gateway === "stopped-accepting") {
+      worker.stoppedAccepting = true;
+      this.#releaseConnections();
+    }
     if (message.gateway === "ready") {
       // Only a worker of the current generation that just booted may release a retiring one;
       // an old worker whose "ready" arrives after a HUP retired it must not stop its sibling.
@@ -489,6 +498,8 @@ export class Arbiter implements ServerView {
       lastHeartbeat: performance.now(),
       scoreboard,
       killed: false,
+      stoppedAccepting: false,
+      connectionsReleased: false,
     });
     this.log.info("Booting worker with pid: %d", pid);
     this.#stats?.spawned(pid, this.#age);
@@ -502,6 +513,26 @@ export class Arbiter implements ServerView {
     worker.stopDeadline = performance.now() + this.settings.graceful_timeout * 1000;
     this.#stats?.event("stop", worker.pid, `${reason}: SIGTERM, it finishes its requests first`);
     this.#kill(worker, "SIGTERM");
+  }
+
+  /**
+   * Tells the stopping workers that have stopped accepting to end their kept-alive connections
+   * (worker.ts; why they wait: server.ts, `stopAccepting`). One worker stopping beside others:
+   * at once, the others accept whatever new connections its clients open. A halt: only when
+   * every worker has stopped accepting. By then no copy of the listening sockets is left — Node's
+   * cluster module closes the master's own copy on the last worker's close, a message that
+   * precedes the worker's "stopped-accepting" on the same channel — so a client's new
+   * connection is refused at once, which nginx passes to another replica, even with a POST.
+   */
+  #releaseConnections(): void {
+    const workers = [...this.workers.values()];
+    if (this.#stopping && workers.some((worker) => !worker.stoppedAccepting)) return;
+    for (const worker of workers) {
+      if (!worker.stoppedAccepting || worker.connectionsReleased) continue;
+      worker.connectionsReleased = true;
+      const message: MasterMessage = { gateway: "close-connections" };
+      if (worker.process.isConnected()) worker.process.send(message);
+    }
   }
 
   #kill(worker: WorkerRecord, signal: NodeJS.Signals): void {
@@ -629,6 +660,7 @@ export class Arbiter implements ServerView {
     while (this.workers.size > 0 && performance.now() < deadline) {
       await this.sleep(100);
       this.reapWorkers({ halting: true });
+      this.#releaseConnections(); // a worker that exited without stopping first holds no copy
       // INT or QUIT during a graceful stop: hurry up.
       if (graceful && this.#signals.some((signal) => signal === "INT" || signal === "QUIT")) {
         graceful = false;

@@ -37,12 +37,26 @@ export type WorkerMessage =
   | { gateway: "heartbeat" }
   | { gateway: "ready"; addresses: string[] }
   | { gateway: "retire"; served: number }
+  /** After TERM: this worker has closed its copy of the listening sockets (server.ts). */
+  | { gateway: "stopped-accepting" }
   /** What the worker is doing, for the stats page (worker-probe.ts); a heartbeat too. */
   | WorkerStatsMessage;
 
 /** True for a message of ours (the IPC channel may carry an app's own messages too). */
 export function isWorkerMessage(message: unknown): message is WorkerMessage {
   return typeof (message as { gateway?: unknown } | null)?.gateway === "string";
+}
+
+/**
+ * Messages the master sends a worker. `close-connections`: end each kept-alive connection after
+ * its next response. A stopping worker waits for it, because the listening socket closes only
+ * when its last copy does (arbiter.ts, `#releaseConnections`).
+ */
+export type MasterMessage = { gateway: "close-connections" };
+
+/** True for a message of the master's (see `isWorkerMessage`). */
+export function isMasterMessage(message: unknown): message is MasterMessage {
+  return (message as { gateway?: unknown } | null)?.gateway === "close-connections";
 }
 
 /** Sends `message` to the master; dropped if the channel is closed (the master is gone). */

@@ -94,7 +94,7 @@ export function createGatewayServer(
 
   function onRequest(request: IncomingMessage, response: ServerResponse, expects = false): void {
     // A stopping worker still answers what arrives on open connections, then closes them.
-    if (!server.listening) response.shouldKeepAlive = false;
+    if (closingConnections.has(server)) response.shouldKeepAlive = false;
     if (guard.refuse(request, response)) return;
     handle(request, response, expects);
   }
@@ -125,13 +125,20 @@ export function createGatewayServer(
   return server;
 }
 
+/** Servers whose connections end after their next response (`closeConnectionsAfterResponse`). */
+const closingConnections = new WeakSet<Server>();
+
 /**
- * The graceful half of a worker's stop: stop accepting new connections but leave open ones
- * alone. Requests already in flight finish; a request that arrives on a kept-alive connection
- * is still answered, with `Connection: close`. Idle connections end at their keep-alive
- * timeout, which clients know from the `Keep-Alive: timeout=N` header — closing them at once
- * (what `server.close()` does since Node 19) races with a client that is just reusing one, and
- * that client would see a reset. `onClosed` runs when the last connection is gone.
+ * The first half of a worker's graceful stop: stop accepting new connections, but leave open
+ * ones alone — they are still kept alive, until `closeConnectionsAfterResponse`. Requests in
+ * flight finish. `onClosed` runs when the last connection is gone.
+ *
+ * Why not end keep-alive at once: the listening socket is shared with the sibling workers and
+ * the master, and the kernel keeps completing handshakes on it until its last copy closes. A
+ * client told `Connection: close` opens a new connection; if that one lands on the socket after
+ * the last worker stopped accepting and before the socket is closed, it is reset when the socket
+ * closes, after the client (nginx) has sent its request: a POST that nginx cannot replay is lost.
+ * Kept-alive connections need no new ones, so nothing arrives in that gap.
  */
 export function stopAccepting(server: Server, onClosed: () => void): void {
   if (!server.listening) {
@@ -140,4 +147,14 @@ export function stopAccepting(server: Server, onClosed: () => void): void {
   }
   // net.Server's close, not http.Server's: the latter also drops idle keep-alive connections.
   NetServer.prototype.close.call(server, () => onClosed());
+}
+
+/**
+ * The second half: each connection ends after its next response (`Connection: close`). Idle
+ * ones end at their keep-alive timeout, which clients know from the `Keep-Alive: timeout=N`
+ * header — closing them at once (what `server.close()` does since Node 19) races with a client
+ * that is just reusing one, and that client would see a reset.
+ */
+export function closeConnectionsAfterResponse(server: Server): void {
+  closingConnections.add(server);
 }

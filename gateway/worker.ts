@@ -7,8 +7,10 @@
  *            fails), listen on every --bind (exit 3 if it cannot), post_worker_init, "ready".
  *   serve    each request: scoreboard note, pre_request, app, access log, metrics,
  *            post_request; after --max-requests, ask the master for a replacement.
- *   stop     TERM: stop accepting, finish in-flight requests, let idle keep-alive connections
- *            expire, exit 0. INT/QUIT: worker_int, exit at once.
+ *   stop     TERM: stop accepting, tell the master; keep connections alive until the master
+ *            says the listening socket is closed everywhere ("close-connections"), then close
+ *            each after its response and let idle ones expire; exit 0 when none is left.
+ *            INT/QUIT: worker_int, exit at once.
  * The master sees our heartbeat over IPC; if the master dies the IPC channel closes and Node's
  * cluster module exits the worker.
  */
@@ -29,10 +31,11 @@ import {
 } from "./hooks.js";
 import { LogFile, Logger } from "./log.js";
 import { createWorkerMetrics } from "./metrics.js";
-import { createGatewayServer, stopAccepting } from "./server.js";
+import { closeConnectionsAfterResponse, createGatewayServer, stopAccepting } from "./server.js";
 import {
   EXIT_APP,
   EXIT_BOOT,
+  isMasterMessage,
   readWorkerBoot,
   sendToMaster,
   WORKER_ENV,
@@ -213,6 +216,9 @@ export class Worker implements WorkerView {
 
   #installSignals(): void {
     process.on("SIGTERM", () => this.stop());
+    process.on("message", (message: unknown) => {
+      if (isMasterMessage(message)) this.#closeConnections();
+    });
     const quick = () => {
       callHookSync(this.hooks, "worker_int", this.log, this);
       this.#exit(0);
@@ -251,6 +257,14 @@ export class Worker implements WorkerView {
         open -= 1;
         if (open === 0) this.#exit(0);
       });
+    // The master answers "close-connections" (#closeConnections) once no process accepts on
+    // our sockets any more; without a master there is nobody to wait for.
+    if (process.connected) sendToMaster({ gateway: "stopped-accepting" });
+    else this.#closeConnections();
+  }
+
+  #closeConnections(): void {
+    for (const server of this.#servers) closeConnectionsAfterResponse(server);
   }
 
   #exit(code: number): void {

@@ -3,6 +3,8 @@
  * on TERM and at once on INT, and refuses to start a broken app.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -149,6 +151,50 @@ describe("stopping", () => {
     expect(result.errors.filter((error) => error.startsWith("kept-alive"))).toEqual([]);
   });
 
+  it("TERM keeps connections alive until no process accepts on the socket: a client told to reconnect is refused, never left in the accept queue", async () => {
+    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    // Each answer's Connection header and, for the first `close`, what a new connection met
+    // right after it: refused (the socket is closed everywhere), or accepted by the kernel.
+    const seen = { keepAlive: 0, close: 0, errors: [] as string[] };
+    let reconnect: Promise<string> | undefined;
+    let stop = false;
+    void server.exited.then(() => (stop = true));
+    const client = async () => {
+      while (!stop) {
+        try {
+          const connection = await connectionHeaderOf(server.port, agent);
+          if (connection === "close") {
+            seen.close += 1;
+            reconnect ??= connectOutcome(server.port);
+          } else seen.keepAlive += 1;
+        } catch (error) {
+          const { code, reusedSocket } = error as NodeJS.ErrnoException & {
+            reusedSocket?: boolean;
+          };
+          // Refused new connections are what the client should meet once the socket is closed.
+          if (reusedSocket || code !== "ECONNREFUSED") seen.errors.push(`${code}`);
+        }
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    // One worker is deaf to TERM for a second (a CPU-bound request): its copy of the socket
+    // stays open while the other worker has stopped accepting and would already send clients
+    // away — into an accept queue nobody takes from.
+    const busy = get(server.port, "/busy?ms=1000");
+    await sleep(300);
+    server.signal("SIGTERM");
+    await Promise.all(clients);
+    expect((await busy).status).toBe(200);
+    agent.destroy();
+    expect((await server.exited).code).toBe(0);
+    expect(seen.errors).toEqual([]);
+    expect(seen.close).toBeGreaterThan(0);
+    // A connection accepted here would wait in the kernel's queue with nobody to take it, and
+    // be reset when the socket closes, after the client (nginx) had sent its request.
+    expect(await reconnect).toBe("ECONNREFUSED");
+  });
+
   it("INT exits at once, without waiting for slow requests", async () => {
     const server = await gateway(["-w", "1", "--graceful-timeout", "60", `${APPS}/slow.js`]).ready(
       1,
@@ -165,6 +211,31 @@ describe("stopping", () => {
     expect(await slow).toBeInstanceOf(Error);
   });
 });
+
+/** One GET on `agent`; resolves with the response's Connection header. */
+function connectionHeaderOf(port: number, agent: Agent): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", agent }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.headers.connection));
+      response.on("error", reject);
+    });
+    req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
+    req.end();
+  });
+}
+
+/** Opens a new TCP connection: "connected", or the error code it met. */
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+  });
+}
 
 describe("boot errors", () => {
   it("a broken app stops the server with a clear message and no respawn loop", async () => {
