@@ -98,6 +98,28 @@ export function worstCheck(
   return { name, value, comparison, limit, unit: "x" };
 }
 
+/** Issue #24's goal: nginx over TLS → foobar at least this share of nginx over TLS → the cluster. */
+export const TLS_TIER_LIMIT = 0.95;
+
+/**
+ * Issue #24's encrypted tier as a target row: the tls section's measure (nginx over TLS and
+ * HTTP/2 in front of foobar N workers / in front of a Node cluster of N) against its goal. As
+ * in the section's own row (`measureCheck`), failed requests on foobar's side miss it and are
+ * named, on the cluster's side leave it unmeasured; a section that did not run leaves it
+ * unmeasured.
+ */
+export function encryptedTierCheck(measures: PairedMeasure[], workers: number): TargetCheck {
+  const name = `nginx → foobar ${workers}w / nginx → node cluster ${workers}w, over TLS + HTTP/2, req/s`;
+  const [measure] = measures;
+  if (measure === undefined)
+    return worstCheck(name, [], { comparison: ">=", limit: TLS_TIER_LIMIT });
+  const failed = measure.unmeasured === undefined ? errorsOf(measure.foobar) : 0;
+  return {
+    ...measureCheck(measure),
+    name: failed > 0 ? `${name} (foobar: ${failed} failed requests)` : name,
+  };
+}
+
 const fixed = (value: number, digits: number) =>
   Number.isFinite(value) ? value.toFixed(digits) : "–";
 
