@@ -59,8 +59,6 @@ export interface H2loadOptions {
   connections: number;
   /** Concurrent streams per connection (h2load's -m). */
   streams: number;
-  /** Seconds of warm-up on the same connections (their handshakes fall in it), then measured. */
-  warmup: number;
   seconds: number;
   /** CPU list for `taskset -c`, or undefined to let the kernel place h2load. */
   cpus?: string;
@@ -76,7 +74,6 @@ export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
     `-c${options.connections}`,
     `-m${options.streams}`,
     `-D${options.seconds}`,
-    `--warm-up-time=${options.warmup}`,
     options.url,
   ];
   const result = await runLoadGenerator("h2load", args, options.cpus, parseH2loadOutput);

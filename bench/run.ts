@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     uploads: `Uploads (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections posting the body; ${o.sectionDuration} s per run)`,
     concurrency: `Latency by connection count (foobar ${o.workers}w / node cluster ${o.workers}w, unpinned; ${o.sectionDuration} s per run)`,
     idle: `Idle keep-alive connections (foobar -w 1 --keep-alive 600 / node:http, keepAliveTimeout 600 s)`,
-    tls: `The encrypted tier (${nginxVersion.replace(/^nginx version: /, "")}, nginx/foobar.conf's HTTPS listener; h2load, ${o.connections} connections × ${TLS_STREAMS} stream, ${o.warmup} s warm-up then ${o.sectionDuration} s per run; mean latency beside)`,
+    tls: `The encrypted tier (${nginxVersion.replace(/^nginx version: /, "")}, nginx/foobar.conf's HTTPS listener; h2load, ${o.connections} connections × ${TLS_STREAMS} stream, ${o.warmup} s warm-up then ${o.sectionDuration} s per run; server CPU per request beside)`,
   };
   const sectionsMarkdown = [...sectionResults].flatMap(([name, measures]) => [
     `### ${sectionTitles[name]}`,
