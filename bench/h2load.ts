@@ -77,9 +77,12 @@ export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
     options.url,
   ];
   const result = await runLoadGenerator("h2load", args, options.cpus, parseH2loadOutput);
-  if (result.tls?.applicationProtocol !== "h2")
-    throw new Error(
-      `h2load: ${options.url} did not negotiate h2 over TLS (${result.tls?.applicationProtocol ?? "no TLS"})`,
-    );
+  if (result.tls?.applicationProtocol !== "h2") {
+    const what =
+      result.tls === undefined
+        ? "no TLS connection came up"
+        : `negotiated ${result.tls.applicationProtocol}, not h2`;
+    throw new Error(`h2load: ${options.url}: ${what} (${result.errors} requests failed)`);
+  }
   return result;
 }
