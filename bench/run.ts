@@ -6,7 +6,8 @@
  * Starts each contestant on loopback, drives it with wrk from a separate process, round after
  * round (A B C … A B C …, so a noisy minute hurts everyone alike), and reports per contestant the
  * median req/s, p50/p99 latency, errors and RSS of all its processes. Then the sections beyond
- * hello (bench/sections.ts): bodies, uploads, latency by connection count, idle connections.
+ * hello (bench/sections.ts): bodies, uploads, latency by connection count, idle connections, and
+ * the encrypted tier (nginx over TLS and HTTP/2, driven by h2load).
  * Writes bench/results.md and bench/results.svg and prints the same tables.
  */
 import { spawnSync } from "node:child_process";

@@ -1,7 +1,8 @@
 /**
  * The bench's sections beyond hello — response bodies, uploads, latency by connection count,
- * idle connections — each a list of paired measures: foobar's way and raw `node:http`'s way of
- * the same job, measured in the same rounds. Pure functions (ratios, verdicts, tables), so
+ * idle connections, the encrypted tier — each a list of paired measures: foobar's way and raw
+ * `node:http`'s way of the same job (behind the same nginx, for the encrypted tier), measured in
+ * the same rounds. Pure functions (ratios, verdicts, tables), so
  * tests/bench can check them without starting a server.
  */
 import { markdownTable, median, type TargetCheck, targetMet } from "./report.js";
