@@ -156,13 +156,14 @@ describe("the encrypted tier's target row", () => {
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 describe("the nginx contestants over TLS", () => {
-  let scratch: string | undefined;
+  const scratches: string[] = [];
   afterEach(() => {
-    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    for (const dir of scratches.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
   const nginxConf = (id: string, tls?: { port: number; certificate: string; key: string }) => {
-    scratch = mkdtempSync(join(tmpdir(), "foobar-bench-test-"));
+    const scratch = mkdtempSync(join(tmpdir(), "foobar-bench-test-"));
+    scratches.push(scratch);
     const contestant = contestants(2, { root: ROOT, tls }).find((c) => c.id === id)!;
     const dir = join(scratch, id);
     contestant.commands(8080, dir, 9090);
