@@ -23,6 +23,11 @@ export interface Contestant {
 export interface Layout {
   /** The repository root (with dist/ built). */
   root: string;
+  /**
+   * The encrypted tier: the contestants that run the project's nginx config also serve HTTPS
+   * (HTTP/2) on this port with this certificate, beside plain HTTP on the port they are given.
+   */
+  tls?: { port: number; certificate: string; key: string };
 }
 
 function hasCommand(name: string): boolean {
@@ -92,7 +97,7 @@ function writeNginxConfig(scratch: string, text: string): string {
   return file;
 }
 
-export function contestants(workers: number, { root }: Layout): Contestant[] {
+export function contestants(workers: number, { root, tls }: Layout): Contestant[] {
   const node = process.execPath;
   const server = (name: string) => join(root, "dist/bench/servers", name);
   const cli = join(root, "gateway/dist/cli.js");
@@ -119,6 +124,7 @@ export function contestants(workers: number, { root }: Layout): Contestant[] {
       upstreamPort: upstream,
       logDir: scratch,
       keepalive,
+      tls,
     });
     return nginx(scratch, writeNginxConfig(scratch, nginxConfig(n, scratch, site)));
   };

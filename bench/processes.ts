@@ -231,13 +231,26 @@ export async function startServer(
  * wrk against a started server: a warm-up run, then the measured run; its report, and the CPU
  * milliseconds the server's processes used during it.
  */
-export async function measuredLoad(
+export function measuredLoad(
   started: Started,
   load: Omit<LoadOptions, "seconds">,
   seconds: { warmup: number; duration: number },
 ): Promise<{ load: LoadResult; cpuMs: number }> {
-  await runWrk({ ...load, seconds: seconds.warmup });
+  return measuredRun(started, (s) => runWrk({ ...load, seconds: s }), seconds);
+}
+
+/**
+ * A load generator (`run` for so many seconds) against a started server, the way every part of
+ * the bench measures: a warm-up run, then the measured run; its report, and the CPU milliseconds
+ * the server's processes used during it.
+ */
+export async function measuredRun<Report>(
+  started: Started,
+  run: (seconds: number) => Promise<Report>,
+  seconds: { warmup: number; duration: number },
+): Promise<{ load: Report; cpuMs: number }> {
+  await run(seconds.warmup);
   const before = cpuMsOf(started.running.pids);
-  const result = await runWrk({ ...load, seconds: seconds.duration });
+  const result = await run(seconds.duration);
   return { load: result, cpuMs: cpuMsOf(started.running.pids) - before };
 }

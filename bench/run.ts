@@ -1,12 +1,13 @@
 /**
  * `npm run bench [-- --workers 2 --duration 5 --rounds 3 --quick --only id,id --no-pin
- *                    --sections hello,bodies,uploads,concurrency,idle --section-duration 3
+ *                    --sections hello,bodies,uploads,concurrency,idle,tls --section-duration 3
  *                    --idle-connections 10000]`
  *
  * Starts each contestant on loopback, drives it with wrk from a separate process, round after
  * round (A B C … A B C …, so a noisy minute hurts everyone alike), and reports per contestant the
  * median req/s, p50/p99 latency, errors and RSS of all its processes. Then the sections beyond
- * hello (bench/sections.ts): bodies, uploads, latency by connection count, idle connections.
+ * hello (bench/sections.ts): bodies, uploads, latency by connection count, idle connections, and
+ * the encrypted tier (nginx over TLS and HTTP/2, driven by h2load).
  * Writes bench/results.md and bench/results.svg and prints the same tables.
  */
 import { spawnSync } from "node:child_process";
@@ -27,13 +28,25 @@ import {
   splitRatios,
   splitTable,
   median,
+  nginxTierCheck,
   resultsTable,
   summarize,
   targetsTable,
   type ContestantResult,
 } from "./report.js";
-import { BODY_CONNECTIONS, runSection, SECTION_NAMES, type SectionName } from "./sections.js";
-import { sectionTable, worstCheck, type PairedMeasure } from "./sections-report.js";
+import {
+  BODY_CONNECTIONS,
+  runSection,
+  SECTION_NAMES,
+  TLS_STREAMS,
+  type SectionName,
+} from "./sections.js";
+import {
+  encryptedTierCheck,
+  sectionTable,
+  worstCheck,
+  type PairedMeasure,
+} from "./sections-report.js";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
 
@@ -136,8 +149,13 @@ function start(
 
 async function main(): Promise<void> {
   const o = options();
-  if (spawnSync("wrk", ["--version"]).error !== undefined)
+  const missing = (command: string) => spawnSync(command, ["--version"]).error !== undefined;
+  if (missing("wrk"))
     fail("wrk is not installed: the bench drives every contestant with it (apt-get install wrk)");
+  if (o.sections.includes("tls") && missing("h2load"))
+    fail(
+      "h2load is not installed: the tls section drives nginx over TLS and HTTP/2 with it (apt-get install nghttp2-client)",
+    );
   const where = placement(o.pin);
   const scratch = mkdtempSync(join(tmpdir(), "foobar-bench-"));
   const all = contestants(o.workers, { root });
@@ -230,6 +248,7 @@ async function main(): Promise<void> {
         warmup: o.warmup,
         workers: o.workers,
         idleConnections: o.idleConnections,
+        connections: o.connections,
         cpus: { load: where.load, single: where.single },
         progress,
       }),
@@ -246,9 +265,10 @@ async function main(): Promise<void> {
     readyTimes["node-cluster-2"] === undefined ? undefined : median(readyTimes["node-cluster-2"]);
   const checks = checkTargets([...results.values()], o.workers, foobarReady);
   const cpu = cpus();
+  const nginxVersion = version("nginx", ["-v"]);
   const machine = [
     `- CPU: ${cpu.length} × ${cpu[0]?.model ?? "?"}; RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
-    `- Node ${process.version}; ${version("nginx", ["-v"])}; ${version("gunicorn", ["--version"])}; ${version("wrk", ["--version"])}`,
+    `- Node ${process.version}; ${nginxVersion}; ${version("gunicorn", ["--version"])}; ${version("wrk", ["--version"])}; ${version("h2load", ["--version"])}`,
     `- Load: wrk, 1 thread, ${o.connections} keep-alive connections, ${o.warmup} s warm-up then ${o.duration} s measured; ${o.rounds} interleaved round(s); medians across rounds`,
     o.pin
       ? `- Pinning (taskset): wrk on CPU ${where.load}; single-process servers on CPU ${where.single}; multi-process servers unpinned (they share CPU ${where.load} with wrk)`
@@ -285,12 +305,17 @@ async function main(): Promise<void> {
   ]);
   const splits = splitTable(splitRatios([...results.values()], o.workers));
   const fetchTargets = targetsTable(checkFetchTargets([...results.values()], o.workers));
+  const encryptedTargets = targetsTable([
+    nginxTierCheck([...results.values()], o.workers),
+    encryptedTierCheck(section("tls"), o.workers),
+  ]);
   const fetchAlternatives = splitTable(fetchAlternativeRatios([...results.values()]));
   const sectionTitles: Record<SectionName, string> = {
     bodies: `Response bodies (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections; ${o.sectionDuration} s per run)`,
     uploads: `Uploads (1 worker, pinned; wrk ${BODY_CONNECTIONS} connections posting the body; ${o.sectionDuration} s per run)`,
     concurrency: `Latency by connection count (foobar ${o.workers}w / node cluster ${o.workers}w, unpinned; ${o.sectionDuration} s per run)`,
     idle: `Idle keep-alive connections (foobar -w 1 --keep-alive 600 / node:http, keepAliveTimeout 600 s)`,
+    tls: `The encrypted tier (${nginxVersion.replace(/^nginx version: /, "")}, nginx/foobar.conf's HTTPS listener; h2load, ${o.connections} connections × ${TLS_STREAMS} stream, ${o.warmup} s warm-up then ${o.sectionDuration} s per run; server CPU per request beside)`,
   };
   const sectionsMarkdown = [...sectionResults].flatMap(([name, measures]) => [
     `### ${sectionTitles[name]}`,
@@ -342,13 +367,20 @@ async function main(): Promise<void> {
     "",
     fetchAlternatives,
     "",
+    "## Targets (issue #24): the encrypted tier",
+    "",
+    "nginx with the project's config in front of both sides, plain HTTP (wrk, the hello table)",
+    "and over TLS and HTTP/2 (h2load, the tls section below).",
+    "",
+    encryptedTargets,
+    "",
     `![req/s per contestant](${svgPath.split("/").pop()})`,
     "",
     ...(sectionsMarkdown.length > 0 ? ["## Sections", "", ...sectionsMarkdown] : []),
   ].join("\n");
   writeFileSync(o.out, markdown);
   process.stdout.write(
-    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${fetchTargets}\n\n${fetchAlternatives}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
+    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${fetchTargets}\n\n${fetchAlternatives}\n\n${encryptedTargets}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
   );
 }
 

@@ -1,7 +1,8 @@
 /**
  * The bench's sections beyond hello — response bodies, uploads, latency by connection count,
- * idle connections — each a list of paired measures: foobar's way and raw `node:http`'s way of
- * the same job, measured in the same rounds. Pure functions (ratios, verdicts, tables), so
+ * idle connections, the encrypted tier — each a list of paired measures: foobar's way and raw
+ * `node:http`'s way of the same job (behind the same nginx, for the encrypted tier), measured in
+ * the same rounds. Pure functions (ratios, verdicts, tables), so
  * tests/bench can check them without starting a server.
  */
 import { markdownTable, median, type TargetCheck, targetMet } from "./report.js";
@@ -96,6 +97,28 @@ export function worstCheck(
   const values = checks.map((c) => c.value);
   const value = comparison === ">=" ? Math.min(...values) : Math.max(...values);
   return { name, value, comparison, limit, unit: "x" };
+}
+
+/** Issue #24's goal: nginx over TLS → foobar at least this share of nginx over TLS → the cluster. */
+export const TLS_TIER_LIMIT = 0.95;
+
+/**
+ * Issue #24's encrypted tier as a target row: the tls section's measure (nginx over TLS and
+ * HTTP/2 in front of foobar N workers / in front of a Node cluster of N) against its goal. As
+ * in the section's own row (`measureCheck`), failed requests on foobar's side miss it and are
+ * named, on the cluster's side leave it unmeasured; a section that did not run leaves it
+ * unmeasured.
+ */
+export function encryptedTierCheck(measures: PairedMeasure[], workers: number): TargetCheck {
+  const name = `nginx → foobar ${workers}w / nginx → node cluster ${workers}w, over TLS + HTTP/2, req/s`;
+  const [measure] = measures;
+  if (measure === undefined)
+    return worstCheck(name, [], { comparison: ">=", limit: TLS_TIER_LIMIT });
+  const failed = measure.unmeasured === undefined ? errorsOf(measure.foobar) : 0;
+  return {
+    ...measureCheck(measure),
+    name: failed > 0 ? `${name} (foobar: ${failed} failed requests)` : name,
+  };
 }
 
 const fixed = (value: number, digits: number) =>

@@ -11,24 +11,31 @@
  *                against a Node cluster of N
  *   idle         RSS of one worker holding 10,000 idle keep-alive connections against one raw
  *                `node:http` process holding the same
+ *   tls          the encrypted tier: the project's nginx config over TLS and HTTP/2 (h2load) in
+ *                front of foobar N workers, against the same nginx in front of a Node cluster
+ *                of N: req/s
  *
  * The servers are in bench/servers/ (bodies.ts says what they serve); the verdicts and tables
  * in sections-report.ts.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { contestants } from "./contestants.js";
+import { loopbackCertificate } from "../nginx/loopback.js";
+import { contestants, type Contestant } from "./contestants.js";
+import { runH2load } from "./h2load.js";
 import {
+  freePort,
   measuredLoad,
+  measuredRun,
   memoryOf,
   sleep,
   startServer,
   type Command,
   type Started,
 } from "./processes.js";
-import type { PairedMeasure, RoundValue } from "./sections-report.js";
+import { TLS_TIER_LIMIT, type PairedMeasure, type RoundValue } from "./sections-report.js";
 import {
   BODY_DIR_ENV,
   BODY_KINDS,
@@ -39,7 +46,7 @@ import {
 } from "./servers/bodies.js";
 import { postScript, type LoadResult } from "./wrk.js";
 
-export const SECTION_NAMES = ["bodies", "uploads", "concurrency", "idle"] as const;
+export const SECTION_NAMES = ["bodies", "uploads", "concurrency", "idle", "tls"] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 export interface SectionOptions {
@@ -53,6 +60,8 @@ export interface SectionOptions {
   workers: number;
   /** Idle connections to hold. */
   idleConnections: number;
+  /** The hello load's connection count: the tls section's too, so both nginx tiers carry one load. */
+  connections: number;
   /** taskset CPU lists: for wrk, and for one-process servers. */
   cpus: { load: string | undefined; single: string | undefined };
   progress(text: string): void;
@@ -217,15 +226,16 @@ function throughput(round: number, load: LoadResult, cpuMs: number, bytes: numbe
   };
 }
 
+function byId(all: Contestant[], id: string): Contestant {
+  const found = all.find((c) => c.id === id);
+  if (found === undefined) throw new Error(`no contestant ${id}`);
+  return found;
+}
+
 export async function runConcurrency(options: SectionOptions): Promise<PairedMeasure[]> {
   const n = options.workers;
   const pair = contestants(n, { root: options.root });
-  const byId = (id: string) => {
-    const found = pair.find((c) => c.id === id);
-    if (found === undefined) throw new Error(`no contestant ${id}`);
-    return found;
-  };
-  const chosen = { foobar: byId(`foobar-${n}`), node: byId(`node-cluster-${n}`) };
+  const chosen = { foobar: byId(pair, `foobar-${n}`), node: byId(pair, `node-cluster-${n}`) };
   const table = measures(CONNECTION_COUNTS, (count) => ({
     name: `hello at ${count} connection${count === 1 ? "" : "s"}, p99`,
     foobarWay: `foobar ${n}w`,
@@ -383,6 +393,92 @@ export async function runIdle(options: SectionOptions): Promise<PairedMeasure[]>
   return [measure];
 }
 
+/**
+ * h2load's streams per connection: one, so the tier carries the plain nginx tier's load (one
+ * request in flight per connection) and the two differ only in TLS and HTTP/2 framing, and nginx
+ * has no more requests in flight to the backend than the shipped pool holds.
+ */
+export const TLS_STREAMS = 1;
+
+/**
+ * The encrypted tier: the contestants of the plain nginx tier (`nginx-foobar-N`, the project's
+ * config; `nginx-node-cluster-N`, its reference) with the config's HTTPS listener on, driven by
+ * h2load over TLS and HTTP/2 on loopback, warm-up run then measured run as wrk's (each on new
+ * connections: 50 handshakes are a few milliseconds of the measured seconds). A throw-away
+ * certificate is made in the scratch directory. Unpinned, as the plain nginx tier; h2load on
+ * the load CPU, as wrk.
+ */
+export async function runTls(options: SectionOptions): Promise<PairedMeasure[]> {
+  const n = options.workers;
+  const ids = { foobar: `nginx-foobar-${n}`, node: `nginx-node-cluster-${n}` };
+  const labels = contestants(n, { root: options.root });
+  const measure: PairedMeasure = {
+    name: "hello over TLS and HTTP/2 through nginx, req/s",
+    foobarWay: byId(labels, ids.foobar).label,
+    nodeWay: byId(labels, ids.node).label,
+    unit: "req/s",
+    // Server CPU (nginx and the backend) per request: on a shared machine it moves much less than
+    // req/s. (h2load's mean time per request says nothing more than req/s here: with a fixed
+    // number of requests in flight it is that number over req/s; the runs' lines print it.)
+    extraUnit: "CPU µs/req",
+    comparison: ">=",
+    limit: TLS_TIER_LIMIT,
+    foobar: [],
+    node: [],
+  };
+  const skipped = byId(labels, ids.foobar).skipReason ?? byId(labels, ids.node).skipReason;
+  if (skipped !== undefined) {
+    measure.unmeasured = skipped;
+    return [measure];
+  }
+  const dir = join(options.scratch, "tls");
+  mkdirSync(dir, { recursive: true });
+  const certificate = loopbackCertificate(dir);
+  let tlsPort = 0;
+  await sideBySide(
+    options,
+    "tls",
+    [measure],
+    async (side) => {
+      tlsPort = await freePort();
+      const tls = { port: tlsPort, ...certificate };
+      const contestant = byId(contestants(n, { root: options.root, tls }), ids[side]);
+      const scratch = join(options.scratch, `${contestant.id}-tls`);
+      return startServer(
+        (port, extra) => contestant.commands(port, scratch, extra),
+        contestant.path,
+        undefined,
+      );
+    },
+    async (side, started, round) => {
+      const url = `https://127.0.0.1:${tlsPort}${new URL(started.url).pathname}`;
+      const h2load = (seconds: number) =>
+        runH2load({
+          url,
+          connections: options.connections,
+          streams: TLS_STREAMS,
+          seconds,
+          cpus: options.cpus.load,
+        });
+      const { load, cpuMs } = await measuredRun(started, h2load, options);
+      // Both sides meet the same nginx: what they negotiated names the row.
+      const { protocol, cipher, applicationProtocol } = load.tls!;
+      measure.name = `hello over ${protocol} (${cipher}) and ${applicationProtocol} through nginx, req/s`;
+      measure[side].push({
+        round,
+        value: load.requestsPerSecond,
+        extra: load.requests > 0 ? (cpuMs * 1000) / load.requests : NaN,
+        errors: load.errors,
+      });
+      // Each run's figures, for the reader on a shared machine (the table keeps medians).
+      options.progress(
+        `[tls ${round}/${options.rounds}] ${side}: ${load.requestsPerSecond.toFixed(0)} req/s, ${load.errors} failed, mean ${load.meanMs.toFixed(2)} ms, max ${load.maxMs.toFixed(1)} ms, server CPU ${((cpuMs * 1000) / load.requests).toFixed(1)} µs/req`,
+      );
+    },
+  );
+  return [measure];
+}
+
 export async function runSection(
   name: SectionName,
   options: SectionOptions,
@@ -396,5 +492,7 @@ export async function runSection(
       return runConcurrency(options);
     case "idle":
       return runIdle(options);
+    case "tls":
+      return runTls(options);
   }
 }

@@ -19,7 +19,7 @@ const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, 
 /** `731.00us` / `1.00ms` / `2.1s` → milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^([0-9.]+)(us|ms|s|m|h)$/.exec(text.trim());
-  if (match === null) throw new Error(`wrk: cannot read the duration '${text}'`);
+  if (match === null) throw new Error(`cannot read the duration '${text}'`);
   return Number(match[1]) * UNIT_MS[match[2]!]!;
 }
 
@@ -77,21 +77,32 @@ export function runWrk(options: LoadOptions): Promise<LoadResult> {
     ...(options.script === undefined ? [] : ["-s", options.script]),
     options.url,
   ];
-  const [command, args] =
-    options.cpus === undefined
-      ? ["wrk", wrkArgs]
-      : ["taskset", ["-c", options.cpus, "wrk", ...wrkArgs]];
+  return runLoadGenerator("wrk", wrkArgs, options.cpus, parseWrkOutput);
+}
+
+/**
+ * Runs a load generator (wrk, h2load) to its end, pinned to `cpus` if given, and resolves with
+ * what `parse` reads from its output; rejects with the output if it exits with an error.
+ */
+export function runLoadGenerator<T>(
+  name: string,
+  args: string[],
+  cpus: string | undefined,
+  parse: (output: string) => T,
+): Promise<T> {
+  const [command, argv] =
+    cpus === undefined ? [name, args] : ["taskset", ["-c", cpus, name, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.setEncoding("utf8").on("data", (text: string) => (output += text));
     child.stderr.setEncoding("utf8").on("data", (text: string) => (output += text));
     child.on("error", reject);
     child.on("close", (code) => {
-      if (code !== 0) reject(new Error(`wrk exited with ${code}:\n${output}`));
+      if (code !== 0) reject(new Error(`${name} exited with ${code}:\n${output}`));
       else {
         try {
-          resolve(parseWrkOutput(output));
+          resolve(parse(output));
         } catch (error) {
           reject(error as Error);
         }

@@ -10,6 +10,9 @@
  * timeouts, forwarded headers, buffering) stays as shipped, so what is tested and measured is
  * the config users run.
  */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+
 export interface LoopbackOptions {
   /** The port nginx listens on, on 127.0.0.1. */
   port: number;
@@ -102,4 +105,30 @@ export function loopbackSite(config: string, options: LoopbackOptions): string {
   return result
     .replace(/set \$wsgi_upstream [^;]+;/g, () => `set $wsgi_upstream 127.0.0.1:${wsgiPort};`)
     .replace(/access_log\s+\/[^\s;]+/g, () => `access_log ${logDir}/access.log`);
+}
+
+/**
+ * A throw-away self-signed certificate for 127.0.0.1, written to `dir` (tls.crt, tls.key): for
+ * the `tls` listener above, in the tests and the bench. ECDSA P-256 like the one
+ * nginx/tls-setup.sh makes in the container, valid a day; its key never leaves `dir`.
+ */
+export function loopbackCertificate(dir: string): { certificate: string; key: string } {
+  const [certificate, key] = [join(dir, "tls.crt"), join(dir, "tls.key")];
+  try {
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+        ...["-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        ...["-keyout", key, "-out", certificate],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+  } catch (error) {
+    throw new Error(
+      `cannot make a self-signed certificate in ${dir} (apt-get install openssl): ${(error as Error).message.split("\n")[0]}`,
+      { cause: error },
+    );
+  }
+  return { certificate, key };
 }

@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loopbackSite } from "../../nginx/loopback.js";
+import { loopbackCertificate, loopbackSite } from "../../nginx/loopback.js";
 import { accepts, freePort } from "./net.js";
 
 const CONFIG = new URL("../../nginx/foobar.conf", import.meta.url);
@@ -92,7 +92,7 @@ export async function startNginx({
     logDir: dir,
     wsgiPort,
     serverDirectives: serverDirectives?.(dir),
-    tls: tlsPort === undefined ? undefined : { port: tlsPort, ...makeCertificate(dir) },
+    tls: tlsPort === undefined ? undefined : { port: tlsPort, ...loopbackCertificate(dir) },
   });
   writeFileSync(join(dir, "foobar.conf"), site);
   const configPath = join(dir, "nginx.conf");
@@ -143,19 +143,4 @@ http {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { port, dir, errorLog, accessLog, output, stop };
-}
-
-/** A throw-away self-signed certificate for 127.0.0.1 in `dir`; returns the files' paths. */
-function makeCertificate(dir: string): { certificate: string; key: string } {
-  const [certificate, key] = [join(dir, "tls.crt"), join(dir, "tls.key")];
-  execFileSync(
-    "openssl",
-    [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
-      ...["-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-      ...["-keyout", key, "-out", certificate],
-    ],
-    { stdio: "ignore" },
-  );
-  return { certificate, key };
 }
