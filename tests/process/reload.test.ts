@@ -231,6 +231,34 @@ describe("TTIN and TTOU", () => {
   });
 });
 
+describe("TTOU under load", () => {
+  it("a worker stopped alone ends its kept-alive connections at once (its siblings accept): it exits long before the graceful timeout, and no request fails", async () => {
+    const server = await gateway(["-w", "2", "--graceful-timeout", "120", `${APPS}/slow.js`]).ready(
+      2,
+    );
+    let stopLoad!: () => void;
+    const loop = loadLoop(server.port, {
+      total: 1_000_000,
+      concurrency: 10,
+      until: new Promise<void>((resolve) => (stopLoad = resolve)),
+    });
+    await sleep(300);
+    const before = await server.workerPids();
+    server.signal("SIGTTOU");
+    // Under a keep-alive load its connections are never idle: had it kept them alive (what a
+    // worker does in a full stop until the master says the socket is closed), it would serve on
+    // until killed at the graceful timeout.
+    await waitUntil(async () => (await server.workerPids()).length === 1, 60_000);
+    const gone = before.filter((pid) => !isRunning(pid));
+    stopLoad();
+    const result = await loop;
+    expect(gone).toHaveLength(1);
+    expect(server.log).not.toContain("still busy after the graceful timeout");
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBeGreaterThan(0);
+  });
+});
+
 describe("max-requests", () => {
   it("recycles workers under a load loop of 2,000 requests: none fails, each retires at its own limit and stops", async () => {
     const [max, jitter, concurrency] = [50, 10, 10];
