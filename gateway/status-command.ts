@@ -8,15 +8,15 @@
  *   … --json                                   the document itself, for scripts
  *
  * With --pid the address comes from the file the master writes beside its scoreboards
- * (gateway-PID.metrics in /dev/shm or the temporary directory); a master started with
+ * (gateway-PID.metrics in --worker-tmp-dir's default directory); a master started with another
  * --worker-tmp-dir keeps it there, so name the address with --metrics instead.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { parseAddress, type Address } from "./addresses.js";
 import { isRunning } from "./pidfile.js";
+import { defaultSettings } from "./settings.js";
 import { addressFilePath } from "./stats-page.js";
 import type { StatsDocument, WorkerStats } from "./worker-stats.js";
 
@@ -63,14 +63,11 @@ function masterPid(text: string): number {
 function addressOfMaster(pid: number): string {
   // A master killed with SIGKILL leaves its file behind, and its pid may be reused.
   if (!isRunning(pid)) throw new UsageError(`no process ${pid} is running`);
-  const dirs = [...new Set(["/dev/shm", tmpdir()])];
-  for (const dir of dirs) {
-    const path = addressFilePath(dir, pid);
-    if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  }
+  const path = addressFilePath(defaultSettings().worker_tmp_dir, pid);
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
   throw new UsageError(
     `no stats address for pid ${pid} (is it a gateway master started with --metrics-bind? ` +
-      `looked for ${dirs.map((dir) => addressFilePath(dir, pid)).join(", ")}); pass --metrics ADDRESS`,
+      `looked for ${path}); pass --metrics ADDRESS`,
   );
 }
 
