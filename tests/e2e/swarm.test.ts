@@ -23,6 +23,16 @@ const { skip, problem } = skipWithoutEngine("e2e: swarm");
 const STACK = `foobar-swarm-${process.pid}`;
 const BROWSER = { Accept: "text/html" };
 
+/** Runs a docker command; false if it failed (for a step that succeeds once the engine is done). */
+function dockerSucceeds(args: string[]): boolean {
+  try {
+    docker(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", () => {
   let joined = false;
   let base = "";
@@ -78,18 +88,7 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
     try {
       // `stack rm` can fail to remove the overlay network while a stopping task still holds it
       // ("network … is in use by task"); it succeeds once the tasks are gone, so ask again.
-      await waitUntil(
-        () => {
-          try {
-            docker(["stack", "rm", STACK]);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        60_000,
-        2_000,
-      );
+      await waitUntil(() => dockerSucceeds(["stack", "rm", STACK]), 60_000, 2_000);
     } finally {
       docker(["swarm", "leave", "--force"]);
       // nginx's tmpfs volumes (`stack rm` leaves volumes): gone once no container holds them.
@@ -98,13 +97,7 @@ describe.skipIf(skip)("Docker Swarm: docker stack deploy of docker/stack.yaml", 
           const volumes = docker([
             ...["volume", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`],
           ]);
-          if (volumes === "") return true;
-          try {
-            docker(["volume", "rm", ...volumes.split("\n")]);
-            return true;
-          } catch {
-            return false;
-          }
+          return volumes === "" || dockerSucceeds(["volume", "rm", ...volumes.split("\n")]);
         },
         60_000,
         2_000,
