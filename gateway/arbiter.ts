@@ -531,7 +531,9 @@ export class Arbiter implements ServerView {
       if (!worker.stoppedAccepting || worker.connectionsReleased) continue;
       worker.connectionsReleased = true;
       const message: MasterMessage = { gateway: "close-connections" };
-      if (worker.process.isConnected()) worker.process.send(message);
+      // A worker with no connection left exits at once, maybe before this arrives: the callback
+      // takes the failed write (EPIPE), which would otherwise be an 'error' event, unhandled.
+      worker.process.send(message, () => {});
     }
   }
 
