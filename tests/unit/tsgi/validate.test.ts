@@ -542,6 +542,20 @@ describe("validate() catches the server", () => {
       'tsgi.multiprocess is a string "yes"',
     ],
     ["environ.file-wrapper", { "tsgi.file_wrapper": {} }, "tsgi.file_wrapper is Object"],
+    // The edges of each rule: the whole value is checked, not a piece of it.
+    ["environ.empty-value", { SERVER_NAME: "" }, "SERVER_NAME is empty"],
+    ["environ.content-length", { CONTENT_LENGTH: "5x" }, 'CONTENT_LENGTH is "5x"'],
+    ["environ.server-protocol", { SERVER_PROTOCOL: "XHTTP/1.1" }, 'SERVER_PROTOCOL is "XHTTP/1.1"'],
+    ["environ.server-protocol", { SERVER_PROTOCOL: "HTTP/1.1x" }, 'SERVER_PROTOCOL is "HTTP/1.1x"'],
+    ["environ.tsgi-version", { "tsgi.version": [1, 0, 0] }, "tsgi.version is [1,0,0]"],
+    ["environ.tsgi-version", { "tsgi.version": [2, 0] }, "tsgi.version is [2,0]"],
+    ["environ.input", { "tsgi.input": "stdin" }, "tsgi.input has no (the whole object) method"],
+    ["environ.input", { "tsgi.input": null }, "tsgi.input has no (the whole object) method"],
+    [
+      "environ.file-wrapper",
+      { "tsgi.file_wrapper": Object.create(null) },
+      "tsgi.file_wrapper is an object",
+    ],
   ];
   for (const [rule, overrides, detail] of environCases)
     it(`${rule}: ${JSON.stringify(overrides)}`, () => {
@@ -557,6 +571,20 @@ describe("validate() catches the server", () => {
     expectRule("environ.not-object", "environ is null", () =>
       validate(hello)(null as unknown as Environ, () => () => {}),
     ));
+
+  it("environ.not-object: a string, an array", async () => {
+    await expectRule("environ.not-object", 'environ is a string "GET /"', () =>
+      validate(hello)("GET /" as unknown as Environ, () => () => {}),
+    );
+    await expectRule("environ.not-object", "environ is an array", () =>
+      validate(hello)([] as unknown as Environ, () => () => {}),
+    );
+  });
+
+  it("lets an environ through with an empty CONTENT_LENGTH and a version-only protocol", () => {
+    const body = serve(hello, { CONTENT_LENGTH: "", SERVER_PROTOCOL: "HTTP/2" });
+    expect(typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]).toBe("function");
+  });
 
   it("server.app-arguments", () =>
     expectRule("server.app-arguments", "the application was called with 1 arguments", () =>
@@ -684,6 +712,163 @@ describe("validate() catches the server", () => {
     for (const _chunk of body) break;
     expect(cleaned).toBe(true);
   });
+});
+
+describe("validate(): the edges of the rules", () => {
+  it("names its error TsgiViolation", async () => {
+    const error = await violationOf(() =>
+      validate(() => [])(null as unknown as Environ, () => () => {}),
+    );
+    expect(error.name).toBe("TsgiViolation");
+  });
+
+  it("quotes at most 20 characters of a string it was given", () =>
+    expectRule(
+      "write.not-bytes",
+      'write() got a string "abcdefghijklmnopqrst"; encode it to a Uint8Array',
+      run((_e, start) => {
+        const write = start(...OK);
+        void write("abcdefghijklmnopqrstuvwxyz" as unknown as Uint8Array);
+        return [];
+      }),
+    ));
+
+  it("start_response.arguments: four arguments", () =>
+    expectRule(
+      "start_response.arguments",
+      "start_response() got 4 arguments",
+      run((_e, start) => {
+        (start as unknown as (...args: unknown[]) => void)("200 OK", [], null, "more");
+        return [];
+      }),
+    ));
+
+  it("start_response.second-call-without-exc-info: a null excInfo is no excInfo", () =>
+    expectRule(
+      "start_response.second-call-without-exc-info",
+      "start_response() was called a second time without excInfo",
+      run((_e, start) => {
+        start(...OK);
+        start("404 Not Found", [], null);
+        return [];
+      }),
+    ));
+
+  it("server.exc-info-not-rethrown: after a non-empty write(), not after an empty one", async () => {
+    const writeThenFail = (chunk: Uint8Array) => () =>
+      serve((_e, start) => {
+        const write = start(...OK);
+        void write(chunk);
+        start("500 Error", [], new Error("after write()"));
+        return [];
+      });
+    await expectRule(
+      "server.exc-info-not-rethrown",
+      "start_response(…, excInfo) returned although the headers were already sent",
+      writeThenFail(bytes("sent")),
+    );
+    // Nothing was sent: the server may replace the response, as it did.
+    expect(Array.isArray(writeThenFail(new Uint8Array(0))())).toBe(true);
+  });
+
+  it("app.start-response-not-called: a body that ends, iterated by a server that checks nothing", async () => {
+    const body = serve(() => generate()) as AsyncIterable<Uint8Array>;
+    await expectRule(
+      "app.start-response-not-called",
+      "the body ended and start_response() was never called",
+      async () => {
+        for await (const _chunk of body);
+      },
+    );
+  });
+
+  it("keeps the array's close() out of its enumerable keys", () => {
+    const body = serve((_e, start) => {
+      start(...OK);
+      return [bytes("a"), bytes("b")];
+    });
+    expect(Object.keys(body as object)).toEqual(["0", "1"]);
+    expect(typeof (body as ResponseBody).close).toBe("function");
+  });
+
+  it("errors.write-not-string: an array", () =>
+    expectRule(
+      "errors.write-not-string",
+      "tsgi.errors.write(an array)",
+      run((environ) => {
+        environ["tsgi.errors"].write(["text"] as unknown as string);
+        return [];
+      }),
+    ));
+
+  it("forwards tsgi.errors.flush() to the server's stream", () => {
+    let flushes = 0;
+    const errors = { write() {}, writelines() {}, flush: () => void flushes++ };
+    serve(
+      (environ, start) => {
+        environ["tsgi.errors"].flush();
+        start(...OK);
+        return [];
+      },
+      { "tsgi.errors": errors },
+    );
+    expect(flushes).toBe(1);
+  });
+
+  const sizeCases: [string, (input: InputStream) => Promise<unknown>, string][] = [
+    ["readline", (input) => input.readline("x" as unknown as number), 'readline(a string "x")'],
+    ["readlines", (input) => input.readlines(1.5), "readlines(number)"],
+  ];
+  for (const [method, call, detail] of sizeCases)
+    it(`input.size-argument: ${method}`, () =>
+      expectRule(
+        "input.size-argument",
+        `${detail}: size must be an integer`,
+        run(async (environ) => {
+          await call(environ["tsgi.input"]);
+          return [];
+        }),
+      ));
+
+  /** A server whose tsgi.input answers strings where bytes are due. */
+  const stringInput = {
+    read: async () => "text",
+    readline: async () => "line",
+    readlines: async () => "lines",
+    async *[Symbol.asyncIterator]() {
+      yield "chunk";
+    },
+  };
+  const resultCases: [string, (input: InputStream) => Promise<unknown>, unknown, string][] = [
+    ["readline", (input) => input.readline(), stringInput, 'readline() gave a string "line"'],
+    ["readlines", (input) => input.readlines(), stringInput, 'readlines() gave a string "lines"'],
+    [
+      "readlines, one line",
+      (input) => input.readlines(),
+      { ...stringInput, readlines: async () => ["l"] },
+      'readlines() gave a string "l"',
+    ],
+    [
+      "async iteration",
+      async (input) => {
+        for await (const _chunk of input);
+      },
+      stringInput,
+      '[Symbol.asyncIterator]() gave a string "chunk"',
+    ],
+  ];
+  for (const [name, call, input, detail] of resultCases)
+    it(`server.input-result: ${name}`, () =>
+      expectRule("server.input-result", `tsgi.input.${detail}`, () =>
+        serve(
+          async (environ, start) => {
+            await call(environ["tsgi.input"]);
+            start(...OK);
+            return [];
+          },
+          { "tsgi.input": input as InputStream },
+        ),
+      ));
 });
 
 describe("the rule table", () => {
