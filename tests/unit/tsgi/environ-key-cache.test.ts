@@ -10,7 +10,7 @@ import * as rules from "../../../tsgi/rules.js";
 import { cachedEnvironKey } from "../../../tsgi/environ.js";
 
 vi.mock("../../../tsgi/rules.js", async (importOriginal) => {
-  const original = await importOriginal<typeof import("../../../tsgi/rules.js")>();
+  const original = await importOriginal<typeof rules>();
   return { ...original, environKeyOf: vi.fn((name: string) => original.environKeyOf(name)) };
 });
 
