@@ -148,6 +148,17 @@ describe("a streamed body and its Content-Length", () => {
     expect(stopped).toBe(true);
   });
 
+  it("an array body past its Content-Length: cut, and logged once", async () => {
+    const response = await callApp((_e, start) => {
+      start("200 OK", [["Content-Length", "4"]]);
+      return [bytes("abc"), bytes("def"), bytes("ghi")];
+    });
+    expect(response.text).toBe("abcd");
+    expect(response.errors).toBe(
+      "GET /: app sent more than its Content-Length (4); the excess was cut\n",
+    );
+  });
+
   it("a Content-Length of 0 lets no byte through", async () => {
     const response = await callApp(function* (_e, start) {
       start("200 OK", [["Content-Length", "0"]]);
