@@ -159,13 +159,19 @@ describe("a streamed body and its Content-Length", () => {
     );
   });
 
-  it("a Content-Length of 0 lets no byte through", async () => {
-    const response = await callApp(function* (_e, start) {
+  it("a Content-Length of 0 lets no byte through, streamed or in an array", async () => {
+    const streamed = await callApp(function* (_e, start) {
       start("200 OK", [["Content-Length", "0"]]);
       yield bytes("abc");
     } as unknown as Application);
-    expect(response.text).toBe("");
-    expect(response.errors).toContain("app sent more than its Content-Length (0)");
+    const array = await callApp((_e, start) => {
+      start("200 OK", [["Content-Length", "0"]]);
+      return [bytes("abc")];
+    });
+    for (const response of [streamed, array]) {
+      expect(response.text).toBe("");
+      expect(response.errors).toContain("app sent more than its Content-Length (0)");
+    }
   });
 });
 
