@@ -59,7 +59,9 @@ describe("the engine's memory of checked statuses and headers", () => {
       await expect(callApp(answering("200 OK", [["X-Bad", "a\nb"]]))).rejects.toMatchObject({
         rule: "start_response.header-control-character",
       });
-    expect(headerChecks.mock.calls.filter(([[name]]) => name === "X-Bad")).toHaveLength(3);
+    expect(
+      headerChecks.mock.calls.filter(([header]) => (header as string[])[0] === "X-Bad"),
+    ).toHaveLength(3);
   });
 
   it("a malformed header is checked, not looked up, even when its name is known", async () => {

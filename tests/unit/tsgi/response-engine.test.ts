@@ -5,7 +5,14 @@
  * (callApp), whose output is the engine's with an in-memory socket.
  */
 import { describe, expect, it } from "vitest";
-import type { Application, HeaderList, ResponseBody, Status } from "../../../tsgi/types.js";
+import type {
+  Application,
+  Environ,
+  HeaderList,
+  ResponseBody,
+  StartResponse,
+  Status,
+} from "../../../tsgi/types.js";
 import { callApp } from "../../../tsgi/testing.js";
 import { ContractViolation } from "../../../tsgi/response-engine.js";
 import { TsgiViolation } from "../../../tsgi/validate.js";
@@ -65,7 +72,7 @@ describe("the engine refuses what a bare app returns wrongly", () => {
 
   it("a null or number chunk, a long string chunk (quoted up to 20 characters)", async () => {
     const yielding = (chunk: unknown): Application =>
-      function* (_e, start) {
+      function* (_e: Environ, start: StartResponse) {
         start(...OK);
         yield chunk as Uint8Array;
       } as unknown as Application;
@@ -118,7 +125,7 @@ describe("the engine refuses what a bare app returns wrongly", () => {
 
 describe("a streamed body and its Content-Length", () => {
   it("exactly the declared length: sent whole, nothing logged", async () => {
-    const response = await callApp(function* (_e, start) {
+    const response = await callApp(function* (_e: Environ, start: StartResponse) {
       start("200 OK", [["Content-Length", "6"]]);
       yield bytes("abc");
       yield bytes("def");
@@ -129,7 +136,7 @@ describe("a streamed body and its Content-Length", () => {
   it("more than declared: cut at the length, logged, and the generator is stopped (its finally runs)", async () => {
     let stopped = false;
     const response = await callApp(
-      function* (_e, start) {
+      function* (_e: Environ, start: StartResponse) {
         try {
           start("200 OK", [["Content-Length", "4"]]);
           yield bytes("abc");
@@ -160,7 +167,7 @@ describe("a streamed body and its Content-Length", () => {
   });
 
   it("a Content-Length of 0 lets no byte through, streamed or in an array", async () => {
-    const streamed = await callApp(function* (_e, start) {
+    const streamed = await callApp(function* (_e: Environ, start: StartResponse) {
       start("200 OK", [["Content-Length", "0"]]);
       yield bytes("abc");
     } as unknown as Application);
