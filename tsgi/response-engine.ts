@@ -519,7 +519,8 @@ export abstract class ResponseEngine {
    */
   protected closeBody(): Promise<void> | undefined {
     const body = this.body;
-    if (body === undefined || typeof body.close !== "function") return undefined;
+    // `?.`: an app that breaks the contract may have returned null (answered with a 500 first).
+    if (typeof body?.close !== "function") return undefined;
     try {
       const result = body.close();
       if (isThenable<void>(result))

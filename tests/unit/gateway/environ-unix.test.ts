@@ -60,14 +60,19 @@ describe("environ on a unix socket", () => {
     // The port a Host leaves out is the default of the scheme the proxy says the client used.
     ["example.com", "X-Forwarded-Proto: https\r\n", ["example.com", "443"]],
     ["example.com:8443", "X-Forwarded-Proto: https\r\n", ["example.com", "8443"]],
+    // A Host that is not name[:port] names nothing: the defaults, not a piece of it.
+    ["a:b:8080", "", ["localhost", "80"]],
+    ["example.com:8080x", "", ["localhost", "80"]],
   ])("Host %j %s→ SERVER_NAME, SERVER_PORT %j", async (host, extra, expected) => {
     const environ = await environFor(`GET / HTTP/1.1\r\nHost: ${host}\r\n${extra}`);
     expect([environ.SERVER_NAME, environ.SERVER_PORT]).toEqual(expected);
   });
 
-  it("without a Host (HTTP/1.0): localhost, port 80", async () => {
+  it("without a Host (HTTP/1.0): localhost, port 80 (443 behind an https proxy)", async () => {
     const environ = await environFor("GET / HTTP/1.0\r\n");
     expect([environ.SERVER_NAME, environ.SERVER_PORT]).toEqual(["localhost", "80"]);
+    const https = await environFor("GET / HTTP/1.0\r\nX-Forwarded-Proto: https\r\n");
+    expect([https.SERVER_NAME, https.SERVER_PORT]).toEqual(["localhost", "443"]);
   });
 
   it("the peer has no address or port, and is trusted to name the client", async () => {

@@ -51,7 +51,13 @@ describe("environ from a request (no root path, loopback trusted)", () => {
     [
       "plain path and query",
       GET("/hello?name=x"),
-      { REQUEST_METHOD: "GET", PATH_INFO: "/hello", QUERY_STRING: "name=x", SCRIPT_NAME: "" },
+      {
+        REQUEST_METHOD: "GET",
+        PATH_INFO: "/hello",
+        QUERY_STRING: "name=x",
+        SCRIPT_NAME: "",
+        SERVER_PROTOCOL: "HTTP/1.1",
+      },
     ],
     [
       "percent-decoding gives Latin-1 bytes; %2F becomes /; the query stays raw",

@@ -63,13 +63,16 @@ describe("RequestInput", () => {
     const pending = input.read(1);
     request.destroy();
     await expect(pending).rejects.toThrow("aborted");
+    await expect(pending).rejects.toMatchObject({ code: "ECONNRESET" });
     await expect(input.read(1)).rejects.toThrow("aborted");
   });
 
   it("refuses a body over limit_request_body, and reads no more of it", async () => {
     const request = requestOf(blocks(8), { end: false });
     const input = new RequestInput(request, undefined, 40 * KiB);
-    await expect(input.read()).rejects.toBeInstanceOf(RequestBodyTooLarge);
+    const refusal = input.read();
+    await expect(refusal).rejects.toBeInstanceOf(RequestBodyTooLarge);
+    await expect(refusal).rejects.toThrow("Request body is too large (limit 40960 bytes)");
     expect(request.listenerCount("data")).toBe(0);
     expect(input.partlyRead).toBe(false);
   });
@@ -81,5 +84,86 @@ describe("RequestInput", () => {
     await input.read(1);
     await input.read();
     expect(continues).toBe(1);
+  });
+
+  const text = async (bytes: Promise<Uint8Array>) => Buffer.from(await bytes).toString();
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("a negative size reads everything (to the newline); a size of 0 reads nothing", async () => {
+    const input = new RequestInput(requestOf([Buffer.from("one\ntwo\nthree")]));
+    expect(await text(input.read(0))).toBe("");
+    expect(await text(input.readline(0))).toBe("");
+    expect(await text(input.readline(-1))).toBe("one\n");
+    expect(await text(input.read(-1))).toBe("two\nthree");
+  });
+
+  it("readline(n) answers once n bytes are in, without waiting for more", async () => {
+    const input = new RequestInput(requestOf([Buffer.from("abc")], { end: false }));
+    expect(await text(input.readline(3))).toBe("abc");
+  });
+
+  it("finds a line that arrives over several reads of the socket", async () => {
+    const request = requestOf([Buffer.from("ab")], { end: false });
+    const input = new RequestInput(request);
+    const line = input.readline();
+    await tick();
+    request.push(Buffer.from("cd"));
+    await tick();
+    request.push(Buffer.from("e\nf"));
+    request.push(null);
+    expect(await text(line)).toBe("abcde\n");
+    expect(await text(input.read())).toBe("f");
+  });
+
+  it("discard() reads what is left to the end of the body", async () => {
+    const request = requestOf([Buffer.from("unread")], { end: false });
+    const input = new RequestInput(request);
+    expect(await text(input.read(2))).toBe("un");
+    const discarded = input.discard();
+    await tick();
+    request.push(Buffer.from("more"));
+    await tick();
+    request.push(null);
+    await discarded;
+    expect(request.readableEnded).toBe(true);
+    expect(input.partlyRead).toBe(false);
+  });
+
+  it("leaves no listener on the request once the body is read", async () => {
+    const request = requestOf([Buffer.from("body")]);
+    await new RequestInput(request).read();
+    for (const event of ["data", "end", "error", "close"])
+      expect(request.listenerCount(event), event).toBe(0);
+  });
+
+  it("fails the read with the request's own error", async () => {
+    const request = requestOf([], { end: false });
+    const input = new RequestInput(request);
+    const pending = input.read();
+    await tick();
+    const failure = new Error("parse error in the chunked body");
+    request.destroy(failure);
+    await expect(pending).rejects.toBe(failure);
+  });
+
+  it("fails the read at the end of a body whose trailers include a forbidden field", async () => {
+    const request = Object.assign(requestOf([Buffer.from("x")]), { rawTrailers: ["Host", "x"] });
+    await expect(new RequestInput(request).read()).rejects.toThrow(
+      "Trailer field Host is not allowed (RFC 9110 section 6.5.1)",
+    );
+  });
+
+  it("pauses the request when 64 KiB wait unread, not before", async () => {
+    for (const [size, paused] of [
+      [64 * KiB - 1, false],
+      [64 * KiB, true],
+    ] as const) {
+      const request = requestOf([Buffer.from("x")], { end: false });
+      const input = new RequestInput(request);
+      await input.read(1); // listening now, and no read waits
+      request.push(Buffer.alloc(size));
+      await tick();
+      expect(request.isPaused(), `${size} bytes unread`).toBe(paused);
+    }
   });
 });

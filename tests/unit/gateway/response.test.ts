@@ -185,6 +185,43 @@ describe("the body on the wire", () => {
       expect(response.header("transfer-encoding")).toBeUndefined();
     });
 
+  it("an app's own Content-Length is sent once, never with a second one of the gateway's", async () => {
+    for (const [length, body] of [
+      ["5", [bytes("Hello")]],
+      ["0", []],
+    ] as const) {
+      const { response } = await exchange((_e, start) => {
+        start("200 OK", [["Content-Length", length]]);
+        return [...body];
+      });
+      expect(response.headers.get("content-length"), length).toEqual([length]);
+    }
+  });
+
+  it("HEAD with an empty streamed body says nothing of the body's length", async () => {
+    const { response } = await exchange(
+      (_e, start) => {
+        start(...OK);
+        return generate();
+      },
+      GET("/", "1.1", "HEAD"),
+    );
+    expect(response.code).toBe(200);
+    expect(response.header("content-length")).toBeUndefined();
+  });
+
+  it("an array body larger than the socket takes at once arrives whole (the rest waits for drain)", async () => {
+    const chunks = Array.from({ length: 64 }, (_, i) => new Uint8Array(64 * 1024).fill(i));
+    const { response } = await exchange((_e, start) => {
+      start(...OK);
+      return chunks;
+    });
+    const sent = createHash("sha256");
+    for (const chunk of chunks) sent.update(chunk);
+    expect(response.header("content-length")).toBe(String(64 * 64 * 1024));
+    expect(createHash("sha256").update(response.body).digest("hex")).toBe(sent.digest("hex"));
+  });
+
   it("Date and Server are added; an app's own Server header wins", async () => {
     const first = await exchange(hello);
     expect(first.response.header("date")).toMatch(/GMT$/);
@@ -313,6 +350,29 @@ describe("close() is called exactly once", () => {
     expect(closes).toBe(1);
     expect(log).toContain("mid-stream failure");
   });
+
+  it("a body that throws after its first chunk leaves the response truncated (no last chunk)", async () => {
+    const { response } = await exchange((_e, start) =>
+      (async function* () {
+        start(...OK);
+        yield bytes("partial");
+        throw new Error("mid-stream failure");
+      })(),
+    );
+    expect(response.header("transfer-encoding")).toBe("chunked");
+    expect(response.body.toString()).toContain("partial");
+    expect(() => dechunk(response.body)).toThrow("chunked body ends without the last chunk");
+  });
+
+  for (const thrown of [null, undefined])
+    it(`an app that throws ${String(thrown)} after start_response gets a 500`, async () => {
+      const { response } = await exchange((_e, start) => {
+        start(...OK);
+        throw thrown;
+      });
+      expect(response.code).toBe(500);
+      expect(response.body.toString()).toBe("Internal Server Error\n");
+    });
 
   it("when the app's body is refused (string chunk)", async () => {
     let closes = 0;
