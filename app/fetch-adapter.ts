@@ -588,12 +588,18 @@ function responseInit(
   headers: HeaderList,
   contentLength: number,
 ): ResponseInit {
-  // A null prototype: a header named `__proto__` is a header like any other.
-  const record = Object.create(null) as Record<string, string>;
+  // A plain object, not one with a null prototype: V8 keeps that one in dictionary mode, slower
+  // to fill and for the server to read. So a name the prototype has (`constructor`,
+  // `__proto__`, whose assignment would set the prototype instead) sends the headers as a list.
+  const record: Record<string, string> = {};
   let repeated = false;
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!;
     if (name in record) repeated = true;
+    else if (name === "__proto__") {
+      repeated = true;
+      continue;
+    }
     record[name] = value;
   }
   const length = contentLength >= 0 ? String(contentLength) : undefined;
@@ -633,7 +639,8 @@ class FetchExchange extends ResponseEngine {
   #answer: ((response: Response) => void) | undefined;
   /** The init of a Response held until its body is complete (an array body being sent). */
   #heldInit: ResponseInit | undefined;
-  #held: Uint8Array[] = [];
+  /** The chunks before the last of a held body (made only for an array of several). */
+  #held: Uint8Array[] | undefined;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The client cancelled the body, or the response has none to send (HEAD, 204, 304). */
   #gone = false;
@@ -697,7 +704,7 @@ class FetchExchange extends ResponseEngine {
 
   protected sendChunk(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#heldInit !== undefined) {
-      this.#held.push(chunk); // the rest of the array follows at once
+      (this.#held ??= []).push(chunk); // the rest of the array follows at once
       return undefined;
     }
     const controller = this.#controller;
@@ -711,8 +718,14 @@ class FetchExchange extends ResponseEngine {
     const init = this.#heldInit;
     if (init !== undefined) {
       this.#heldInit = undefined;
-      if (last !== undefined && last.length > 0) this.#held.push(last);
-      this.#respondWith(new Response(joined(this.#held), init));
+      const held = this.#held;
+      const body =
+        held === undefined
+          ? last !== undefined && last.length > 0
+            ? last
+            : null
+          : joined(last !== undefined && last.length > 0 ? [...held, last] : held);
+      this.#respondWith(new Response(body, init));
       return;
     }
     const controller = this.#controller;
@@ -729,7 +742,7 @@ class FetchExchange extends ResponseEngine {
     if (init !== undefined) {
       // Short of the app's Content-Length: what there is is read, then the stream fails.
       this.#heldInit = undefined;
-      const chunks = this.#held;
+      const chunks = this.#held ?? [];
       const body = new ReadableStream<Uint8Array>(
         {
           pull: (controller) => {
