@@ -109,14 +109,24 @@ export function toRequest(environ: Environ, signal?: AbortSignal): Request {
   } as RequestInit);
 }
 
-/** The environ as the parts of a `LazyRequest` (app/lazy-fetch.ts), each made when asked for. */
-function requestSource(environ: Environ): RequestSource {
-  return {
-    method: environ.REQUEST_METHOD,
-    url: () => requestUrl(environ),
-    headers: () => requestHeaders(environ),
-    body: () => (hasBody(environ) ? inputStream(environ["tsgi.input"]) : null),
-  };
+/**
+ * The environ as the parts of a `LazyRequest` (app/lazy-fetch.ts), each made when asked for.
+ * (A class, not an object of closures: one allocation per request instead of four.)
+ */
+class EnvironSource implements RequestSource {
+  constructor(readonly environ: Environ) {}
+  get method(): string {
+    return this.environ.REQUEST_METHOD;
+  }
+  url(): string {
+    return requestUrl(this.environ);
+  }
+  headers(): Record<string, string> {
+    return requestHeaders(this.environ);
+  }
+  body(): ReadableStream<Uint8Array> | null {
+    return hasBody(this.environ) ? inputStream(this.environ["tsgi.input"]) : null;
+  }
 }
 
 // The scheme and authority of URLs that parsed, so a lazy request need not parse its URL on
@@ -252,7 +262,7 @@ export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {})
     try {
       if (lazy) {
         checkRequestUrl(environ);
-        const lazyRequest = new LazyRequest(requestSource(environ));
+        const lazyRequest = new LazyRequest(new EnvironSource(environ));
         request = lazyRequest as unknown as Request;
         abort = () => abortLazyRequest(lazyRequest);
       } else {
