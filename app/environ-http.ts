@@ -8,6 +8,7 @@ import { HOP_BY_HOP } from "@foobar/tsgi/rules";
 
 /** Bytes kept as they are in a URL path; every other byte is percent-encoded. */
 const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]$/;
+const ALL_PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
 /**
  * Percent-encodes a native-string path (PATH_INFO or SCRIPT_NAME: decoded bytes as Latin-1)
@@ -15,6 +16,7 @@ const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]$/;
  * comes back as `/` — the PEP's environ cannot tell them apart.
  */
 export function quotePath(nativePath: string): string {
+  if (ALL_PATH_SAFE.test(nativePath)) return nativePath; // the common case: nothing to encode
   let out = "";
   for (let i = 0; i < nativePath.length; i++) {
     const char = nativePath[i]!;

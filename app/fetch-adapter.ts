@@ -14,7 +14,7 @@
  * Both stream with back-pressure: nothing is read from one side before the other side asks, and
  * closing one side (a client gone) cancels the other.
  */
-import { STATUS_CODES } from "node:http";
+import { IncomingMessage, STATUS_CODES } from "node:http";
 import type { ReadableStreamReadResult } from "node:stream/web";
 import type {
   Application,
@@ -109,14 +109,24 @@ export function toRequest(environ: Environ, signal?: AbortSignal): Request {
   } as RequestInit);
 }
 
-/** The environ as the parts of a `LazyRequest` (app/lazy-fetch.ts), each made when asked for. */
-function requestSource(environ: Environ): RequestSource {
-  return {
-    method: environ.REQUEST_METHOD,
-    url: () => requestUrl(environ),
-    headers: () => requestHeaders(environ),
-    body: () => (hasBody(environ) ? inputStream(environ["tsgi.input"]) : null),
-  };
+/**
+ * The environ as the parts of a `LazyRequest` (app/lazy-fetch.ts), each made when asked for.
+ * (A class, not an object of closures: one allocation per request instead of four.)
+ */
+class EnvironSource implements RequestSource {
+  constructor(readonly environ: Environ) {}
+  get method(): string {
+    return this.environ.REQUEST_METHOD;
+  }
+  url(): string {
+    return requestUrl(this.environ);
+  }
+  headers(): Record<string, string> {
+    return requestHeaders(this.environ);
+  }
+  body(): ReadableStream<Uint8Array> | null {
+    return hasBody(this.environ) ? inputStream(this.environ["tsgi.input"]) : null;
+  }
 }
 
 // The scheme and authority of URLs that parsed, so a lazy request need not parse its URL on
@@ -252,7 +262,7 @@ export function fromFetch(handler: FetchHandler, options: FromFetchOptions = {})
     try {
       if (lazy) {
         checkRequestUrl(environ);
-        const lazyRequest = new LazyRequest(requestSource(environ));
+        const lazyRequest = new LazyRequest(new EnvironSource(environ));
         request = lazyRequest as unknown as Request;
         abort = () => abortLazyRequest(lazyRequest);
       } else {
@@ -408,7 +418,49 @@ const NUMERIC_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/i;
 const DOTTED_QUAD =
   /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/** The scheme and authority of a URL: what `urlParts` finds before the path. */
+type Origin = Omit<UrlParts, "path" | "query">;
+
+/** The path and query after a known origin, as the URL parser writes them (see above). */
+const SERIALIZED_PATH_AND_QUERY = /^\/[!$-;=@-Z_a-z~]*(?:\?[!$-&(-;=?-~]*)?$/;
+
+// The origins (`http://example.com:8080`) of the last URLs read off their string, so the next
+// URL with one of them needs only its path checked: a fetch server's requests keep coming
+// with the same few. A small ring: a client making up Host headers can only push the others
+// out (costing a check), never grow it.
+const RECENT_ORIGINS = 8;
+const recentOrigins: { prefix: string; origin: Origin }[] = [];
+let nextRecentOrigin = 0;
+
+function rememberOrigin(prefix: string, origin: Origin): void {
+  recentOrigins[nextRecentOrigin] = { prefix, origin };
+  nextRecentOrigin = (nextRecentOrigin + 1) % RECENT_ORIGINS;
+}
+
+/** (One object literal, so every UrlParts has the same shape: a spread would be slower.) */
+function withPath(origin: Origin, path: string, query: string): UrlParts {
+  const { scheme, host, hostname, port } = origin;
+  return { scheme, host, hostname, port, path, query };
+}
+
+/** The parts of the path and query `rest` after `origin`, if it is as the parser writes it. */
+function afterOrigin(origin: Origin, rest: string): UrlParts | undefined {
+  if (!SERIALIZED_PATH_AND_QUERY.test(rest)) return undefined;
+  const mark = rest.indexOf("?");
+  const path = mark === -1 ? rest : rest.slice(0, mark);
+  if (DOT_SEGMENT.test(path)) return undefined;
+  return withPath(origin, path, mark === -1 ? "" : rest.slice(mark + 1));
+}
+
 function urlParts(url: string): UrlParts {
+  for (let i = 0; i < recentOrigins.length; i++) {
+    const { prefix, origin } = recentOrigins[i]!;
+    if (url.startsWith(prefix) && url.charCodeAt(prefix.length) === 0x2f /* / */) {
+      const parts = afterOrigin(origin, url.slice(prefix.length));
+      if (parts !== undefined) return parts;
+      break;
+    }
+  }
   const match = SERIALIZED_URL.exec(url);
   if (match !== null) {
     const scheme = match[1] as "http" | "https";
@@ -420,15 +472,12 @@ function urlParts(url: string): UrlParts {
       !DOT_SEGMENT.test(path!) &&
       !hostname!.includes("xn--") &&
       (!NUMERIC_LABEL.test(hostname!) || DOTTED_QUAD.test(hostname!))
-    )
-      return {
-        scheme,
-        host: port === undefined ? hostname! : `${hostname}:${port}`,
-        hostname: hostname!,
-        port: port ?? defaultPort,
-        path: path!,
-        query: query ?? "",
-      };
+    ) {
+      const host = port === undefined ? hostname! : `${hostname}:${port}`;
+      const origin: Origin = { scheme, host, hostname: hostname!, port: port ?? defaultPort };
+      rememberOrigin(`${scheme}://${host}`, origin);
+      return withPath(origin, path!, query ?? "");
+    }
   }
   const parsed = new URL(url);
   const scheme = parsed.protocol === "https:" ? "https" : "http";
@@ -440,6 +489,65 @@ function urlParts(url: string): UrlParts {
     path: parsed.pathname,
     query: parsed.search.slice(1),
   };
+}
+
+/**
+ * The symbol-keyed fields by which an untouched lightweight Request of @hono/node-server (2.1)
+ * is recognised: `incomingKey` holds the Node request it wraps, and `headersKey` is set only
+ * once something asks for its `headers` (which is also how its real Request gets them), so
+ * while it is unset no one can have changed them. Learned from the first such request (see
+ * `learnNodeServerFields`); null if the requests are not of that kind, or it changed.
+ */
+let nodeServerFields: { incoming: symbol; headers: symbol } | null | undefined;
+/** Requests seen without learning the fields (each a look at its symbols, ~0.25 µs). */
+let learningAttempts = 0;
+const MAX_LEARNING_ATTEMPTS = 100;
+
+const symbolNamed = (fields: symbol[], name: string) =>
+  fields.find((field) => field.description === name);
+
+/**
+ * Learns `nodeServerFields` from a request that has exactly the fields of an untouched one —
+ * its Node request, method and URL — by asking for its headers (which only wraps the Node
+ * request's, nothing is read) and seeing which field that adds. Undefined: not this time.
+ */
+function learnNodeServerFields(request: Request, incoming: IncomingMessage) {
+  const record = request as unknown as Record<symbol, unknown>;
+  const before = Object.getOwnPropertySymbols(request);
+  const incomingField = symbolNamed(before, "incomingKey");
+  const names = before.map((field) => field.description).sort();
+  if (names.join() !== "incomingKey,methodKey,urlKey" || record[incomingField!] !== incoming)
+    return ++learningAttempts < MAX_LEARNING_ATTEMPTS ? undefined : null;
+  void request.headers;
+  const added = Object.getOwnPropertySymbols(request).filter((field) => !before.includes(field));
+  const headersField = symbolNamed(added, "headersKey");
+  return added.length === 1 && headersField !== undefined
+    ? { incoming: incomingField!, headers: headersField }
+    : null;
+}
+
+/**
+ * The Node request whose headers `request` carries unchanged, if `request` is
+ * @hono/node-server's own lightweight Request for `env.incoming` (its HttpBindings) and no one
+ * has asked for its headers: they are then read from the Node request's `rawHeaders`, as the
+ * gateway reads them, instead of enumerating `request.headers`, which builds an undici Headers
+ * object for it (about a microsecond, a tenth of a hello request). Else undefined: the headers
+ * are read through the fetch API.
+ */
+function untouchedIncoming(request: Request, env: unknown): IncomingMessage | undefined {
+  if (nodeServerFields === null || typeof env !== "object" || env === null) return undefined;
+  const incoming = (env as { incoming?: unknown }).incoming;
+  // (An HTTP/2 request is not an IncomingMessage: its headers go through the fetch API.)
+  if (!(incoming instanceof IncomingMessage)) return undefined;
+  if (nodeServerFields === undefined) {
+    nodeServerFields = learnNodeServerFields(request, incoming);
+    return undefined; // this request's headers have now been asked for
+  }
+  const record = request as unknown as Record<symbol, unknown>;
+  return record[nodeServerFields.incoming] === incoming &&
+    record[nodeServerFields.headers] === undefined
+    ? incoming
+    : undefined;
 }
 
 /**
@@ -464,9 +572,13 @@ export function toEnviron(request: Request, env?: unknown): Environ {
     },
     FETCH_SERVER,
   );
-  const rawHeaders: string[] = [];
-  request.headers.forEach((value, name) => void rawHeaders.push(name, value));
-  addRequestHeaders(environ, rawHeaders);
+  const incoming = untouchedIncoming(request, env);
+  if (incoming !== undefined) addRequestHeaders(environ, incoming.rawHeaders);
+  else {
+    const rawHeaders: string[] = [];
+    request.headers.forEach((value, name) => void rawHeaders.push(name, value));
+    addRequestHeaders(environ, rawHeaders);
+  }
   environ.HTTP_HOST ??= url.host;
   if (isEnviron(env))
     for (const [key, value] of Object.entries(env))
@@ -486,12 +598,18 @@ function responseInit(
   headers: HeaderList,
   contentLength: number,
 ): ResponseInit {
-  // A null prototype: a header named `__proto__` is a header like any other.
-  const record = Object.create(null) as Record<string, string>;
+  // A plain object, not one with a null prototype: V8 keeps that one in dictionary mode, slower
+  // to fill and for the server to read. So a name the prototype has (`constructor`,
+  // `__proto__`, whose assignment would set the prototype instead) sends the headers as a list.
+  const record: Record<string, string> = {};
   let repeated = false;
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!;
     if (name in record) repeated = true;
+    else if (name === "__proto__") {
+      repeated = true;
+      continue;
+    }
     record[name] = value;
   }
   const length = contentLength >= 0 ? String(contentLength) : undefined;
@@ -531,7 +649,8 @@ class FetchExchange extends ResponseEngine {
   #answer: ((response: Response) => void) | undefined;
   /** The init of a Response held until its body is complete (an array body being sent). */
   #heldInit: ResponseInit | undefined;
-  #held: Uint8Array[] = [];
+  /** The chunks before the last of a held body (made only for an array of several). */
+  #held: Uint8Array[] | undefined;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The client cancelled the body, or the response has none to send (HEAD, 204, 304). */
   #gone = false;
@@ -595,7 +714,7 @@ class FetchExchange extends ResponseEngine {
 
   protected sendChunk(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#heldInit !== undefined) {
-      this.#held.push(chunk); // the rest of the array follows at once
+      (this.#held ??= []).push(chunk); // the rest of the array follows at once
       return undefined;
     }
     const controller = this.#controller;
@@ -609,8 +728,14 @@ class FetchExchange extends ResponseEngine {
     const init = this.#heldInit;
     if (init !== undefined) {
       this.#heldInit = undefined;
-      if (last !== undefined && last.length > 0) this.#held.push(last);
-      this.#respondWith(new Response(joined(this.#held), init));
+      const held = this.#held;
+      const body =
+        held === undefined
+          ? last !== undefined && last.length > 0
+            ? last
+            : null
+          : joined(last !== undefined && last.length > 0 ? [...held, last] : held);
+      this.#respondWith(new Response(body, init));
       return;
     }
     const controller = this.#controller;
@@ -627,7 +752,7 @@ class FetchExchange extends ResponseEngine {
     if (init !== undefined) {
       // Short of the app's Content-Length: what there is is read, then the stream fails.
       this.#heldInit = undefined;
-      const chunks = this.#held;
+      const chunks = this.#held ?? [];
       const body = new ReadableStream<Uint8Array>(
         {
           pull: (controller) => {

@@ -18,7 +18,9 @@ import { spawnSync } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { getRequestListener } from "@hono/node-server";
 import { createDemo } from "@foobar/app";
+import { fromFetch, toFetch } from "@foobar/app/fetch-adapter";
 import { hello } from "@foobar/app/hello";
 import { createGatewayServer, DEFAULT_SERVER_SETTINGS } from "@foobar/gateway";
 import {
@@ -29,6 +31,7 @@ import {
   TrustedProxies,
   type ServerContext,
 } from "@foobar/gateway/internal";
+import { helloHono } from "./servers/hello-frameworks.js";
 
 const WRK_HEADERS = ["Host", "127.0.0.1:8000"];
 const BROWSER_HEADERS = [
@@ -92,6 +95,16 @@ const SOCKET_CASES: Record<string, () => Server> = {
   },
   "over a socket: foobar's server (guard + handler), hello": () =>
     createGatewayServer(hello, { ...DEFAULT_SERVER_SETTINGS, multiprocess: true }),
+  // The fetch bridge (issue #27), each direction against the server it is compared with.
+  "over a socket: @hono/node-server, hello via toFetch": () =>
+    createServer(getRequestListener(toFetch(hello))),
+  "over a socket: @hono/node-server, Hono hello": () =>
+    createServer(getRequestListener(helloHono().fetch)),
+  "over a socket: foobar's server, Hono hello via fromFetch": () =>
+    createGatewayServer(fromFetch(helloHono().fetch), {
+      ...DEFAULT_SERVER_SETTINGS,
+      multiprocess: true,
+    }),
 };
 
 /** Sends `count` keep-alive GETs one after another over one connection, as wrk does. */

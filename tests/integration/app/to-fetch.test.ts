@@ -7,6 +7,7 @@
  */
 import { once } from "node:events";
 import type { Server } from "node:http";
+import { connect } from "node:net";
 import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toFetch } from "../../../app/fetch-adapter.js";
@@ -46,6 +47,23 @@ const streamed: Application = (_environ, startResponse) => {
   })();
 };
 
+/** The request headers as the app has them (HTTP_*, CONTENT_*), as JSON. */
+const headerKeys: Application = (environ, startResponse) => {
+  const keys = Object.entries(environ).filter(([key]) => /^(HTTP|CONTENT)_/.test(key));
+  startResponse("200 OK", [["Content-Type", "application/json"]]);
+  return [encode(JSON.stringify(Object.fromEntries(keys.sort())))];
+};
+
+/** Sends `head` (a request without its blank line) as it is; the answer's body. */
+async function rawBody(base: string, head: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  socket.end(`${head}\r\nConnection: close\r\n\r\n`);
+  let text = "";
+  for await (const chunk of socket) text += String(chunk);
+  return text.slice(text.indexOf("\r\n\r\n") + 4);
+}
+
 const broken: Application = () => {
   throw new Error("this app always fails");
 };
@@ -62,6 +80,7 @@ beforeAll(async () => {
         "/reverse": reverseLines,
         "/streamed": streamed,
         "/broken": broken,
+        "/headers": headerKeys,
       }),
     );
   fetchServer = serve({ fetch: toFetch(app()), port: 0, hostname: "127.0.0.1" }) as Server;
@@ -103,4 +122,48 @@ it("gives the app a complete environ for the fetch request", async () => {
   expect(response.status).toBe(200);
   expect(xml).toContain("foobar-toFetch");
   expect(xml).toMatch(/QUERY_STRING[\s\S]*q=caf%C3%A9/);
+});
+
+describe("request headers on @hono/node-server", () => {
+  // Repeated, mixed-case and underscored names, a cookie: what the app sees of them on
+  // @hono/node-server (whose untouched requests' headers toFetch reads off the Node request)
+  // must be what it sees on the gateway — on the first request and on the ones after.
+  const head = [
+    "GET /headers HTTP/1.1",
+    "Host: example.test",
+    "X-Multi: a",
+    "x-multi: b",
+    "X-Under_score: dropped",
+    "Cookie: a=1; b=2",
+    "ACCEPT: */*",
+  ].join("\r\n");
+
+  it("are those the gateway gives", async () => {
+    const expected = await rawBody(gateway.url, head);
+    expect(JSON.parse(expected)).toMatchObject({ HTTP_X_MULTI: "a, b", HTTP_ACCEPT: "*/*" });
+    for (let i = 0; i < 3; i++) expect(await rawBody(fetchBase, head)).toBe(expected);
+  });
+
+  it("include what a handler in front of toFetch changed in them", async () => {
+    const handler = toFetch(headerKeys);
+    const server = serve({
+      fetch: (request, env) => {
+        request.headers.set("x-added", "yes");
+        request.headers.delete("x-multi");
+        return handler(request, env);
+      },
+      port: 0,
+      hostname: "127.0.0.1",
+    }) as Server;
+    await once(server, "listening");
+    try {
+      for (let i = 0; i < 3; i++) {
+        const keys = JSON.parse(await rawBody(baseUrl(server), head)) as Record<string, string>;
+        expect(keys).toMatchObject({ HTTP_X_ADDED: "yes", HTTP_HOST: "example.test" });
+        expect(keys).not.toHaveProperty("HTTP_X_MULTI");
+      }
+    } finally {
+      await closeServer(server);
+    }
+  });
 });

@@ -463,6 +463,15 @@ describe("toFetch", () => {
       expect(await response.text()).toBe("x");
     });
 
+    it("sends headers named like an object's own members as any other", async () => {
+      for (const name of ["__proto__", "constructor", "toString"]) {
+        const { app } = arrayApp(["x"], [[name, "kept"]]);
+        const response = await toFetch(app)(new Request("http://localhost/"));
+        expect(response.headers.get(name)).toBe("kept");
+        expect(response.headers.get("content-length")).toBe("1");
+      }
+    });
+
     it("cuts an array at the app's Content-Length, and logs it", async () => {
       const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
       try {
