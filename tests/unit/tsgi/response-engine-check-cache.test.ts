@@ -6,9 +6,10 @@
  * needs a memory that starts empty. This file has its own module instance too.
  */
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import * as rules from "../../../tsgi/rules.js";
-import type { Application, HeaderList, Status } from "../../../tsgi/types.js";
+import type * as rules from "../../../tsgi/rules.js";
+import type { HeaderList } from "../../../tsgi/types.js";
 import { callApp } from "../../../tsgi/testing.js";
+import { answering, checksFor, headerChecks, statusChecks } from "./rule-checks.js";
 
 vi.mock("../../../tsgi/rules.js", async (importOriginal) => {
   const original = await importOriginal<typeof rules>();
@@ -18,24 +19,6 @@ vi.mock("../../../tsgi/rules.js", async (importOriginal) => {
     checkHeader: vi.fn((header: unknown) => original.checkHeader(header)),
   };
 });
-
-const statusChecks = vi.mocked(rules.checkStatus);
-const headerChecks = vi.mocked(rules.checkHeader);
-
-const answering =
-  (status: string, headers: HeaderList = []): Application =>
-  (_e, start) => {
-    start(status as Status, headers);
-    return [];
-  };
-
-/** Serves `app` `times` times; how many times rules.ts checked a status and a header. */
-async function checksFor(app: Application, times = 3): Promise<[number, number]> {
-  statusChecks.mockClear();
-  headerChecks.mockClear();
-  for (let i = 0; i < times; i++) await callApp(app).catch(() => undefined);
-  return [statusChecks.mock.calls.length, headerChecks.mock.calls.length];
-}
 
 describe("the engine's memory of checked statuses and headers", () => {
   beforeEach(() => {
