@@ -211,9 +211,14 @@ export function checkEnviron(environ: unknown): asserts environ is Environ {
 
 // ---- tsgi.input and tsgi.errors: only the contract's methods, arguments checked ----
 
+/** "1 argument", "3 arguments": the count in a violation's message. */
+function argumentCount(count: number): string {
+  return count === 1 ? "1 argument" : `${count} arguments`;
+}
+
 function checkSize(method: string, args: unknown[]): void {
   if (args.length > 1)
-    violation("input.size-argument", `${method}() got ${args.length} arguments; it takes one`);
+    violation("input.size-argument", `${method}() got ${argumentCount(args.length)}; it takes one`);
   const size = args[0];
   if (size !== undefined && !Number.isInteger(size))
     violation("input.size-argument", `${method}(${describe(size)}): size must be an integer`);
@@ -292,7 +297,7 @@ class ResponseCheck {
   readonly startResponse: StartResponse = (...args: [Status, HeaderList, unknown?]): Write => {
     const [status, headers, excInfo] = args;
     if (args.length < 2 || args.length > 3)
-      violation("start_response.arguments", `start_response() got ${args.length} arguments`);
+      violation("start_response.arguments", `start_response() got ${argumentCount(args.length)}`);
     if (this.closed) violation("start_response.after-close", "the body was already closed");
     const hasExcInfo = excInfo !== undefined && excInfo !== null;
     if (this.started && !hasExcInfo)
@@ -318,7 +323,8 @@ class ResponseCheck {
   };
 
   write(serverWrite: Write, args: [Uint8Array]): void | Promise<void> {
-    if (args.length !== 1) violation("write.arguments", `write() got ${args.length} arguments`);
+    if (args.length !== 1)
+      violation("write.arguments", `write() got ${argumentCount(args.length)}`);
     const [chunk] = args;
     if (this.closed) violation("write.after-close", "write() was called after close()");
     if (!(chunk instanceof Uint8Array))
@@ -450,7 +456,10 @@ function checkResult(result: unknown, check: ResponseCheck): ResponseBody {
 export function validate(app: Application): Application {
   return function validated(...args: [Environ, StartResponse]) {
     if (args.length !== 2)
-      violation("server.app-arguments", `the application was called with ${args.length} arguments`);
+      violation(
+        "server.app-arguments",
+        `the application was called with ${argumentCount(args.length)}`,
+      );
     const [environ, startResponse] = args;
     checkEnviron(environ);
     if (typeof startResponse !== "function")

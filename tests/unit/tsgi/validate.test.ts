@@ -231,7 +231,7 @@ describe("validate() catches the application", () => {
   it("start_response.arguments: one argument", () =>
     expectRule(
       "start_response.arguments",
-      "start_response() got 1 arguments",
+      "start_response() got 1 argument",
       run((_e, start) => {
         (start as unknown as (status: string) => void)("200 OK");
         return [];
@@ -587,7 +587,7 @@ describe("validate() catches the server", () => {
   });
 
   it("server.app-arguments", () =>
-    expectRule("server.app-arguments", "the application was called with 1 arguments", () =>
+    expectRule("server.app-arguments", "the application was called with 1 argument", () =>
       (validate(hello) as unknown as (environ: Environ) => unknown)(makeEnviron()),
     ));
 
