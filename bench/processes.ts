@@ -242,15 +242,17 @@ export function measuredLoad(
 /**
  * A load generator (`run` for so many seconds) against a started server, the way every part of
  * the bench measures: a warm-up run, then the measured run; its report, and the CPU milliseconds
- * the server's processes used during it.
+ * the server's processes used during it. The report's `errors` counts the warm-up's too: a
+ * failed request is a failure whenever it happens, and only the rates are the measured run's.
  */
-export async function measuredRun<Report>(
+export async function measuredRun<Report extends { errors: number }>(
   started: Started,
   run: (seconds: number) => Promise<Report>,
   seconds: { warmup: number; duration: number },
 ): Promise<{ load: Report; cpuMs: number }> {
-  await run(seconds.warmup);
+  const warmup = await run(seconds.warmup);
   const before = cpuMsOf(started.running.pids);
   const result = await run(seconds.duration);
-  return { load: result, cpuMs: cpuMsOf(started.running.pids) - before };
+  const cpuMs = cpuMsOf(started.running.pids) - before;
+  return { load: { ...result, errors: result.errors + warmup.errors }, cpuMs };
 }

@@ -170,7 +170,11 @@ async function main(): Promise<void> {
   const runnable = chosen.filter((c) => c.skipReason === undefined);
   const cleanups: Running[] = [];
   const onSignal = () => {
-    void Promise.all(cleanups.map((r) => r.stop())).then(() => process.exit(130));
+    void Promise.all(cleanups.map((r) => r.stop())).then(() => {
+      // The scratch folder holds the tls section's throwaway private key: never leave it.
+      rmSync(scratch, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -380,7 +384,7 @@ async function main(): Promise<void> {
   ].join("\n");
   writeFileSync(o.out, markdown);
   process.stdout.write(
-    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${fetchTargets}\n\n${fetchAlternatives}\n\n${encryptedTargets}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.out} and ${svgPath}\n`,
+    `${machine}\n\n${table}\n\n${targets}\n\n${secondRound}\n\n${splits}\n\n${fetchTargets}\n\n${fetchAlternatives}\n\n${encryptedTargets}\n\n${sectionsMarkdown.join("\n")}\nwrote ${o.hello ? `${o.out} and ${svgPath}` : o.out}\n`,
   );
 }
 
