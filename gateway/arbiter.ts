@@ -58,6 +58,13 @@ export const BOOT_FAILURE_BUDGET = 5;
  */
 const BOOT_TIMEOUT_MS = 30_000;
 
+/**
+ * How long a worker that stopped on a signal from someone else keeps its connections alive
+ * before the master releases them (`#releaseConnections`): time for this master to handle a TERM
+ * sent to the whole process group at the same moment, however busy the machine.
+ */
+const UNASKED_STOP_GRACE_MS = 1000;
+
 /** A worker as the master knows it. */
 interface WorkerRecord extends WorkerView {
   process: ClusterWorker;
@@ -272,7 +279,11 @@ export class Arbiter implements ServerView {
     if (message.gateway === "stats") this.#stats?.heard(worker.pid, message);
     if (message.gateway === "stopped-accepting") {
       worker.stoppedAccepting = true;
-      this.#releaseConnections();
+      if (worker.state === "stopping") this.#releaseConnections();
+      // A stop we did not ask for: someone signalled the worker itself — maybe the whole process
+      // group (systemd's default KillMode, `kill -TERM -PGID`), whose TERM to this master may not
+      // be handled yet. Wait a moment, so that the rule of a halt applies if one is coming.
+      else setTimeout(() => this.#releaseConnections(), UNASKED_STOP_GRACE_MS).unref();
     }
     if (message.gateway === "ready") {
       // Only a worker of the current generation that just booted may release a retiring one;

@@ -151,49 +151,15 @@ describe("stopping", () => {
     expect(result.errors.filter((error) => error.startsWith("kept-alive"))).toEqual([]);
   });
 
-  it("TERM keeps connections alive until no process accepts on the socket: a client told to reconnect is refused, never left in the accept queue", async () => {
-    const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
-    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-    // Each answer's Connection header and, for the first `close`, what a new connection met
-    // right after it: refused (the socket is closed everywhere), or accepted by the kernel.
-    const seen = { keepAlive: 0, close: 0, errors: [] as string[] };
-    let reconnect: Promise<string> | undefined;
-    let stop = false;
-    void server.exited.then(() => (stop = true));
-    const client = async () => {
-      while (!stop) {
-        try {
-          const connection = await connectionHeaderOf(server.port, agent);
-          if (connection === "close") {
-            seen.close += 1;
-            reconnect ??= connectOutcome(server.port);
-          } else seen.keepAlive += 1;
-        } catch (error) {
-          const { code, reusedSocket } = error as NodeJS.ErrnoException & {
-            reusedSocket?: boolean;
-          };
-          // Refused new connections are what the client should meet once the socket is closed.
-          if (reusedSocket || code !== "ECONNREFUSED") seen.errors.push(`${code}`);
-        }
-      }
-    };
-    const clients = Array.from({ length: 4 }, client);
-    // One worker is deaf to TERM for a second (a CPU-bound request): its copy of the socket
-    // stays open while the other worker has stopped accepting and would already send clients
-    // away — into an accept queue nobody takes from.
-    const busy = get(server.port, "/busy?ms=1000");
-    await sleep(300);
-    server.signal("SIGTERM");
-    await Promise.all(clients);
-    expect((await busy).status).toBe(200);
-    agent.destroy();
-    expect((await server.exited).code).toBe(0);
-    expect(seen.errors).toEqual([]);
-    expect(seen.close).toBeGreaterThan(0);
-    // A connection accepted here would wait in the kernel's queue with nobody to take it, and
-    // be reset when the socket closes, after the client (nginx) had sent its request.
-    expect(await reconnect).toBe("ECONNREFUSED");
-  });
+  it("TERM keeps connections alive until no process accepts on the socket: a client told to reconnect is refused, never left in the accept queue", () =>
+    expectNoClientSentIntoTheGap((server) => server.signal("SIGTERM")));
+
+  it("the same when TERM reaches the workers a moment before the master (a whole process group signalled, as systemd's default KillMode does)", () =>
+    expectNoClientSentIntoTheGap(async (server) => {
+      for (const pid of await server.workerPids()) process.kill(pid, "SIGTERM");
+      await sleep(20);
+      server.signal("SIGTERM");
+    }));
 
   it("INT exits at once, without waiting for slow requests", async () => {
     const server = await gateway(["-w", "1", "--graceful-timeout", "60", `${APPS}/slow.js`]).ready(
@@ -211,6 +177,58 @@ describe("stopping", () => {
     expect(await slow).toBeInstanceOf(Error);
   });
 });
+
+/**
+ * Runs a keep-alive load against two workers, one of them deaf to TERM for a second (busy with
+ * a CPU-bound request), stops the gateway with `sendTerm`, and checks that no client was sent
+ * away (`Connection: close`) while a process still accepted: a connection opened then would
+ * wait in the kernel's queue with nobody to take it, and be reset when the socket closes.
+ */
+async function expectNoClientSentIntoTheGap(
+  sendTerm: (server: GatewayProcess) => void | Promise<void>,
+): Promise<void> {
+  const server = await gateway(["-w", "2", `${APPS}/slow.js`]).ready(2);
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  // Each answer's Connection header and, for the first `close`, what a new connection met
+  // right after it: refused (the socket is closed everywhere), or accepted by the kernel.
+  const seen = { keepAlive: 0, close: 0, errors: [] as string[] };
+  let reconnect: Promise<string> | undefined;
+  let stop = false;
+  void server.exited.then(() => (stop = true));
+  const client = async () => {
+    while (!stop) {
+      try {
+        const connection = await connectionHeaderOf(server.port, agent);
+        if (connection === "close") {
+          seen.close += 1;
+          reconnect ??= connectOutcome(server.port);
+        } else seen.keepAlive += 1;
+      } catch (error) {
+        const { code, reusedSocket } = error as NodeJS.ErrnoException & {
+          reusedSocket?: boolean;
+        };
+        // Refused new connections are what the client should meet once the socket is closed.
+        if (reusedSocket || code !== "ECONNREFUSED") seen.errors.push(`${code}`);
+      }
+    }
+  };
+  const clients = Array.from({ length: 4 }, client);
+  // One worker is deaf to TERM for a second (a CPU-bound request): its copy of the socket
+  // stays open while the other worker has stopped accepting and would already send clients
+  // away — into an accept queue nobody takes from.
+  const busy = get(server.port, "/busy?ms=1000");
+  await sleep(300);
+  await sendTerm(server);
+  await Promise.all(clients);
+  expect((await busy).status).toBe(200);
+  agent.destroy();
+  expect((await server.exited).code).toBe(0);
+  expect(seen.errors).toEqual([]);
+  expect(seen.close).toBeGreaterThan(0);
+  // A connection accepted here would wait in the kernel's queue with nobody to take it, and
+  // be reset when the socket closes, after the client (nginx) had sent its request.
+  expect(await reconnect).toBe("ECONNREFUSED");
+}
 
 /** One GET on `agent`; resolves with the response's Connection header. */
 function connectionHeaderOf(port: number, agent: Agent): Promise<string | undefined> {
