@@ -4,10 +4,21 @@
  */
 import { isIP, type AddressInfo } from "node:net";
 
-/** Where to listen: a TCP host and port, or a unix socket path. */
-export type Address = { host: string; port: number } | { path: string };
+/**
+ * Where to listen: a TCP host and port, a unix socket path, or a listening TCP socket inherited
+ * by descriptor number (`fd://3`: systemd's socket activation; gateway/inherited-socket.ts).
+ */
+export type Address = { host: string; port: number } | { path: string } | { fd: number };
 
 export function parseAddress(text: string): Address {
+  if (text.startsWith("fd://")) {
+    const digits = text.slice("fd://".length);
+    if (!/^\d+$/.test(digits)) throw new Error(`'${text}' is not fd://NUMBER, e.g. fd://3`);
+    const fd = Number(digits);
+    if (fd < 3)
+      throw new Error(`'${text}': descriptors 0, 1 and 2 are standard input, output and error`);
+    return { fd };
+  }
   if (text.startsWith("unix:")) {
     const path = text.slice("unix:".length);
     if (path === "") throw new Error(`'${text}' has no socket path`);
@@ -17,7 +28,8 @@ export function parseAddress(text: string): Address {
     return { path };
   }
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d+))?$/.exec(text);
-  if (match === null) throw new Error(`'${text}' is not HOST:PORT, [IPv6]:PORT or unix:PATH`);
+  if (match === null)
+    throw new Error(`'${text}' is not HOST:PORT, [IPv6]:PORT, unix:PATH or fd://NUMBER`);
   const port = match[3] === undefined ? 8000 : parsePort(match[3], text);
   const host = match[1] ?? match[2] ?? "";
   if (match[2] !== undefined && !/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?$/.test(host))

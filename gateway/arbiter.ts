@@ -19,6 +19,7 @@ import type { Server } from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseAddress } from "./addresses.js";
+import { inheritedSocketStdio } from "./inherited-socket.js";
 import { loadConfig, type LoadedConfig } from "./config.js";
 import type { Settings } from "./settings.js";
 import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } from "./hooks.js";
@@ -496,6 +497,8 @@ export class Arbiter implements ServerView {
     };
     const future: WorkerView = { pid: 0, age: this.#age, settings: this.settings, log: this.log };
     callHookSync(this.hooks, "pre_fork", this.log, this, future);
+    // Each inherited socket (fd://) goes to the worker under its own number: it listens on it.
+    cluster.setupPrimary({ silent: false, stdio: inheritedSocketStdio(this.settings.bind) });
     const child = cluster.fork({ [WORKER_ENV]: JSON.stringify(boot) });
     const pid = child.process.pid ?? 0;
     this.workers.set(pid, {

@@ -109,7 +109,8 @@ export class MasterMetrics {
     server.on("error", (error) => log.error("Metrics listener: %s", error.message));
     const announce = () =>
       log.info("Serving metrics at: %s/metrics", describeListener(server.address()));
-    if ("path" in address) server.listen(address.path, announce);
+    if ("fd" in address) server.listen({ fd: address.fd }, announce);
+    else if ("path" in address) server.listen(address.path, announce);
     else server.listen(address.port, address.host, announce);
     return server;
   }

@@ -208,7 +208,8 @@ export const SETTINGS = [
     default: constant(["127.0.0.1:8000"]),
     defaultText: "127.0.0.1:8000, or 0.0.0.0:$PORT",
     parse: asBindList,
-    description: "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several.",
+    description:
+      "Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH, or fd://NUMBER (a listening socket inherited from systemd). Repeat for several.",
   }),
   setting({
     name: "backlog",

@@ -15,6 +15,7 @@ import { accessSync, constants, existsSync, lstatSync, statSync } from "node:fs"
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { parseAddress } from "./addresses.js";
+import { checkInheritedSocket } from "./inherited-socket.js";
 import { AppImportError, loadApp, locateApp } from "./app-loader.js";
 import { ConfigError, flagName, loadConfig, type LoadedConfig } from "./config.js";
 import { helpText, printConfig } from "./help.js";
@@ -110,6 +111,14 @@ function checkWritableFile(path: string, what: string): void {
 
 async function checkAddress(text: string, what: string): Promise<string> {
   const address = parseAddress(text);
+  if ("fd" in address) {
+    try {
+      checkInheritedSocket(address.fd);
+    } catch (error) {
+      throw new BootError(`${what}: ${(error as Error).message}`);
+    }
+    return `${what}: ${text} is an inherited socket`;
+  }
   if ("path" in address) {
     checkDirectory(dirname(resolve(address.path)), what);
     let stat;

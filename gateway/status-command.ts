@@ -33,7 +33,7 @@ What each worker of a running master is doing (the master needs --metrics-bind):
 class UsageError extends Error {}
 
 interface StatusOptions {
-  address: Address;
+  address: ReachableAddress;
   watch: number | null;
   json: boolean;
   events: number;
@@ -71,8 +71,15 @@ function addressOfMaster(pid: number): string {
   );
 }
 
-function statsAddress(text: string): Address {
+/** An address another process can connect to (a descriptor number means nothing outside). */
+type ReachableAddress = Exclude<Address, { fd: number }>;
+
+function statsAddress(text: string): ReachableAddress {
   const address = parseAddress(text.replace(/^http:\/\//, "").replace(/\/.*$/, ""));
+  if ("fd" in address)
+    throw new Error(
+      `${text}: a descriptor names a socket only inside its process; give its address`,
+    );
   // A master listening on every interface is reached on loopback from here.
   if ("host" in address && (address.host === "0.0.0.0" || address.host === "::"))
     return { ...address, host: address.host === "::" ? "::1" : "127.0.0.1" };
@@ -103,7 +110,7 @@ export function parseStatusArgs(argv: string[]): StatusOptions {
   if ((values.pid === undefined) === (values.metrics === undefined))
     throw new UsageError("name the master with either --pid or --metrics");
   const where = values.metrics ?? addressOfMaster(masterPid(values.pid!));
-  let address: Address;
+  let address: ReachableAddress;
   try {
     address = statsAddress(where);
   } catch (error) {
@@ -118,7 +125,7 @@ export function parseStatusArgs(argv: string[]): StatusOptions {
 }
 
 /** GET /stats from the master's metrics listener. */
-export function fetchStats(address: Address): Promise<StatsDocument> {
+export function fetchStats(address: ReachableAddress): Promise<StatsDocument> {
   const target =
     "path" in address ? { socketPath: address.path } : { host: address.host, port: address.port };
   return new Promise((resolve, reject) => {

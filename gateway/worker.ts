@@ -19,6 +19,7 @@ import type { IncomingMessage, Server } from "node:http";
 import { AccessLog } from "./access-log.js";
 import { AppImportError, loadApp } from "./app-loader.js";
 import { describeListener, parseAddress } from "./addresses.js";
+import { listenOnInheritedSocket } from "./inherited-socket.js";
 import { loadHooks } from "./config.js";
 import type { Settings } from "./settings.js";
 import {
@@ -201,7 +202,14 @@ export class Worker implements WorkerView {
         resolve(describeListener(server.address()));
       };
       const backlog = this.settings.backlog;
-      if ("path" in address) server.listen({ path: address.path, backlog }, onListening);
+      if ("fd" in address) {
+        try {
+          listenOnInheritedSocket(server, address.fd, onListening);
+        } catch (error) {
+          this.log.error("Cannot listen on %s: %s", bind, (error as Error).message);
+          process.exit(EXIT_BOOT);
+        }
+      } else if ("path" in address) server.listen({ path: address.path, backlog }, onListening);
       else server.listen({ host: address.host, port: address.port, backlog }, onListening);
     });
   }

@@ -223,6 +223,18 @@ const CASES: Case[] = [
     says: /^--bind: '127.0.0.1:http' is not HOST:PORT/,
   },
   {
+    name: "-b fd:// without a number",
+    args: () => ["-b", "fd://three", APP],
+    code: 2,
+    says: /^--bind: 'fd:\/\/three' is not fd:\/\/NUMBER, e\.g\. fd:\/\/3$/m,
+  },
+  {
+    name: "-b fd://1: a standard stream",
+    args: () => ["-b", "fd://1", APP],
+    code: 2,
+    says: /^--bind: 'fd:\/\/1': descriptors 0, 1 and 2 are standard input, output and error$/m,
+  },
+  {
     name: "--log-level loud",
     args: () => ["--log-level", "loud", APP],
     code: 2,
