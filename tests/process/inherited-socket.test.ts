@@ -5,7 +5,7 @@
  * keeps the supervisor's pid and copy of the socket (as the service's main process does).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { APPS, CLI, GatewayProcess, get } from "./gateway-process.js";
+import { APPS, CLI, GatewayProcess, get, metricsPort } from "./gateway-process.js";
 
 vi.setConfig({ testTimeout: 90_000 });
 
@@ -61,6 +61,20 @@ describe("--bind fd://3 (an inherited socket)", () => {
     expect(reply.status).toBe(200);
     expect(pidIn(reply.body)).not.toBe(victim);
     expect(await server.workerPids()).toContain(pidIn(reply.body));
+  });
+
+  it("--metrics-bind fd://3: the master serves its metrics on the inherited socket", async () => {
+    const server = supervised("tcp", [
+      "-b",
+      "127.0.0.1:0",
+      "--metrics-bind",
+      "fd://3",
+      `${APPS}/slow.js`,
+    ]);
+    const port = await metricsPort(server);
+    const reply = await get(port, "/metrics");
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain("gateway_workers");
   });
 
   it("a descriptor that is not open stops start-up with one line, before any worker starts", async () => {
