@@ -19,7 +19,7 @@ import type { Server } from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseAddress } from "./addresses.js";
-import { inheritedSocketStdio } from "./inherited-socket.js";
+import { inheritedSocketStdio, unusedSystemdSockets } from "./inherited-socket.js";
 import { loadConfig, type LoadedConfig } from "./config.js";
 import type { Settings } from "./settings.js";
 import { callHook, callHookSync, type Hooks, type ServerView, type WorkerView } from "./hooks.js";
@@ -197,6 +197,11 @@ export class Arbiter implements ServerView {
 
   async start(): Promise<void> {
     this.log.info("Starting gateway %s", VERSION);
+    const unused = unusedSystemdSockets([
+      ...this.settings.bind,
+      ...(this.settings.metrics_bind === null ? [] : [this.settings.metrics_bind]),
+    ]);
+    if (unused !== null) this.log.warning("%s", unused);
     if (this.settings.pidfile !== null) {
       const pidfile = new Pidfile(this.settings.pidfile);
       try {
@@ -216,7 +221,6 @@ export class Arbiter implements ServerView {
 
     // Pre-fork accept: every worker accepts on the shared socket itself.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ silent: false });
     cluster.on("message", (worker, message: unknown) => {
       if (isWorkerMessage(message)) this.#onMessage(worker, message);
     });

@@ -61,3 +61,20 @@ export function inheritedSocketStdio(binds: readonly string[]): StdioEntry[] | u
   stdio.push("ipc");
   return stdio;
 }
+
+/**
+ * systemd passed this process sockets (`LISTEN_FDS`, for `LISTEN_PID`) that no address of
+ * `addresses` takes: the warning to log, else null. (Without it, the gateway would try to bind
+ * the socket unit's port itself and fail with "address in use", which names the wrong cause.)
+ */
+export function unusedSystemdSockets(
+  addresses: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  const count = Number(env.LISTEN_FDS);
+  if (env.LISTEN_PID !== String(process.pid) || !(count > 0)) return null;
+  if (addresses.some((address) => "fd" in parseAddress(address))) return null;
+  return count === 1
+    ? "systemd passed a listening socket (LISTEN_FDS=1) that no address uses: --bind fd://3"
+    : `systemd passed ${count} listening sockets (LISTEN_FDS=${count}) that no address uses: --bind fd://3 to fd://${2 + count}`;
+}

@@ -21,6 +21,7 @@ else:
 s.listen(128)
 os.dup2(s.fileno(), 3)
 os.set_inheritable(3, True)  # when the socket was fd 3 already, dup2 changed nothing
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))  # exec keeps the pid
 os.execv(sys.argv[2], sys.argv[2:])
 `;
 
@@ -43,13 +44,14 @@ afterEach(async () => {
 const pidIn = (body: string) => Number(/pid=(\d+)/.exec(body)?.[1]);
 
 describe("--bind fd://3 (an inherited socket)", () => {
-  it("every worker accepts on the inherited socket", async () => {
+  it("every worker accepts on the inherited socket, and no warning about systemd's sockets", async () => {
     const server = await supervised("tcp", ["-w", "2", "-b", "fd://3", `${APPS}/slow.js`]).ready(2);
     const workers = await server.workerPids();
     const reply = await get(server.port, "/");
     expect(reply.status).toBe(200);
     expect(workers).toContain(pidIn(reply.body));
     expect(server.log).toContain(`Listening at: http://127.0.0.1:${server.port}`);
+    expect(server.log).not.toMatch(/LISTEN_FDS/);
   });
 
   it("a request made while the only worker is replaced waits in the socket's queue and is served (on a port the gateway opened, the socket closes with its last worker and resets it)", async () => {
@@ -75,6 +77,13 @@ describe("--bind fd://3 (an inherited socket)", () => {
     const reply = await get(port, "/metrics");
     expect(reply.status).toBe(200);
     expect(reply.body).toContain("gateway_workers");
+  });
+
+  it("systemd's socket left unused (LISTEN_FDS, but no fd:// address): a warning names the flag", async () => {
+    const server = await supervised("tcp", ["-b", "127.0.0.1:0", `${APPS}/slow.js`]).ready(1);
+    expect(server.log).toMatch(
+      /\[WARNING\] systemd passed a listening socket \(LISTEN_FDS=1\) that no address uses: --bind fd:\/\/3/,
+    );
   });
 
   it("a descriptor that is not open stops start-up with one line, before any worker starts", async () => {
