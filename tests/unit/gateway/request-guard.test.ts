@@ -158,6 +158,10 @@ describe("what each refusal says", () => {
       "names of other lengths that only look alike",
       { headers: ["Host", "h", "Hosts", "x", "Content-Types", "y"] },
     ],
+    [
+      "another field of Content-Type's length",
+      { headers: ["Host", "h", "Content-Type", "a/b", "X-Request-Id", "1"] },
+    ],
   ] as const)("passes %s", (_name, fields) => {
     expect(refusal(request(fields))).toBeNull();
   });
@@ -423,18 +427,21 @@ describe("a request body whose framing breaks (clientError while the request is 
     expect(socket.destroyed).toBe(false);
   });
 
-  it("during an answer to an app that reads the body: the connection is dropped, failing the read", () => {
-    const { guard, socket, incoming, response } = guarded([
-      "Host",
-      "h",
-      "Transfer-Encoding",
-      "chunked",
-    ]);
-    response.headersSent = true;
-    incoming.on("data", () => {});
-    guard.onClientError(parseError("HPE_INVALID_CHUNK_SIZE"), socket as unknown as Duplex);
-    expect([socket.destroyed, socket.destroyedSoon]).toEqual([true, false]);
-  });
+  it.each(["data", "readable"])(
+    "during an answer to an app that reads the body (a %s listener): the connection is dropped, failing the read",
+    (event) => {
+      const { guard, socket, incoming, response } = guarded([
+        "Host",
+        "h",
+        "Transfer-Encoding",
+        "chunked",
+      ]);
+      response.headersSent = true;
+      incoming.on(event, () => {});
+      guard.onClientError(parseError("HPE_INVALID_CHUNK_SIZE"), socket as unknown as Duplex);
+      expect([socket.destroyed, socket.destroyedSoon]).toEqual([true, false]);
+    },
+  );
 });
 
 describe("trailers refused at the end of a chunked body", () => {
