@@ -269,6 +269,26 @@ describe("back-pressure: a full output is waited for", () => {
   });
 });
 
+describe("what an array body asks of the output", () => {
+  it("empty chunks never reach it; the last non-empty chunk comes with the end, in one call", () => {
+    const empty = new Uint8Array(0);
+    const output = serve((_e, start) => {
+      start(OK, []);
+      return [empty, bytes("a"), empty, bytes("b"), empty, empty];
+    });
+    expect(output.calls).toEqual(["head 2 complete", "chunk a", "end b", "finished"]);
+  });
+
+  it("a body of exactly its Content-Length: the last chunk comes with the end too", () => {
+    const output = serve((_e, start) => {
+      start(OK, [["Content-Length", "3"]]);
+      return [bytes("ab"), bytes("c")];
+    });
+    expect(output.calls).toEqual(["head -1 complete", "chunk ab", "end c", "finished"]);
+    expect(output.logged).toEqual([]);
+  });
+});
+
 describe("a Content-Length cut", () => {
   it("counts the bytes that were sent, not the ones cut", async () => {
     const array = serve((_e, start) => {
