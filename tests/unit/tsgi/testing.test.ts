@@ -23,8 +23,18 @@ describe("makeEnviron", () => {
       "tsgi.version": [1, 0],
       "tsgi.url_scheme": "http",
       "tsgi.run_once": false,
+      // A loopback client, a single-process server that names itself.
+      REMOTE_ADDR: "127.0.0.1",
+      REMOTE_PORT: "50000",
+      SERVER_SOFTWARE: "tsgi-testing",
+      "tsgi.multiprocess": false,
     });
     expect(environ.CONTENT_LENGTH).toBeUndefined();
+  });
+
+  it("keeps a Content-Length header the test gives, even one that disagrees with the body", () => {
+    const environ = makeEnviron({ body: "abc", headers: { "Content-Length": "10" } });
+    expect(environ.CONTENT_LENGTH).toBe("10");
   });
 
   it("splits the query off and percent-decodes the path to Latin-1 bytes", () => {
@@ -83,6 +93,15 @@ describe("makeEnviron", () => {
     const chunks: string[] = [];
     for await (const chunk of input()) chunks.push(text(chunk));
     expect(chunks.join("")).toBe("one\ntwo\nthree");
+  });
+
+  it("tsgi.input: a size of 0 reads nothing, a negative size reads without limit", async () => {
+    const text = (chunk: Uint8Array) => Buffer.from(chunk).toString();
+    const input = makeEnviron({ body: "one\ntwo\nthree" })["tsgi.input"];
+    expect(text(await input.read(0))).toBe("");
+    expect(text(await input.readline(0))).toBe("");
+    expect(text(await input.readline(-1))).toBe("one\n");
+    expect(text(await input.read(-1))).toBe("two\nthree");
   });
 });
 
@@ -223,5 +242,23 @@ describe("callApp", () => {
     };
     const response = await callApp(echo, { method: "PUT", path: "/x?y=1", body: "data" });
     expect(response.text).toBe("PUT /x?y=1 data");
+  });
+
+  it("errors: empty when the test gave its own tsgi.errors, which gets what the app wrote", async () => {
+    let written = "";
+    const errors = {
+      write: (text: string) => void (written += text),
+      writelines: () => {},
+      flush: () => {},
+    };
+    const response = await callApp(
+      (environ, start) => {
+        environ["tsgi.errors"].write("to the test's stream\n");
+        start(...OK);
+        return [];
+      },
+      { environ: { "tsgi.errors": errors } },
+    );
+    expect([response.errors, written]).toEqual(["", "to the test's stream\n"]);
   });
 });
