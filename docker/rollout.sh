@@ -8,7 +8,7 @@
 #   3. wait until every new replica is healthy (nginx already sends them requests: it re-resolves
 #      the service's name every second, nginx/foobar.conf, and a new replica is in Docker's DNS
 #      from its start; until it listens, nginx passes its requests to the others);
-#   4. retire the old replicas: `docker stop` (SIGTERM: the gateway closes its listener at once,
+#   4. retire the old replicas, one at a time: `docker stop` (SIGTERM: the gateway closes its listener,
 #      so nginx passes new requests to the other replicas, and finishes what it is serving; once
 #      it has exited, Docker's DNS drops it and so does nginx within a second), then remove them;
 #   5. record the scale back at N (`--scale gateway=N --no-recreate`: no container changes);
@@ -76,12 +76,15 @@ wait_for "the new replicas to be healthy" all_healthy "${new[@]}"
 # out as they refuse, are never the only ones left.
 sleep "${NGINX_FAIL_TIMEOUT:-5}"
 
-# All old replicas at once: the new ones carry the load. `docker stop` returns once each has
+# One old replica at a time: the new ones carry the load. `docker stop` returns once it has
 # exited, which the gateway does once its requests in flight are answered (compose's
-# stop_grace_period bounds it, then SIGKILL). `restart: unless-stopped` leaves a stopped
-# container stopped.
-log "retiring ${#old[@]} old replica(s): docker stop (SIGTERM, requests in flight finish)"
-docker stop "${old[@]}" >/dev/null
+# stop_grace_period bounds it, then SIGKILL). One at a time, because a stopping gateway has one
+# short moment that can lose a connection nginx opens to it (its socket closes one IPC message
+# after its last worker's copy: docs/gateway.md), and three stopping together on a busy machine
+# made that moment three times as likely and longer: 1 POST in ~6,000 failed in 2 of 3 runs.
+# `restart: unless-stopped` leaves a stopped container stopped.
+log "retiring ${#old[@]} old replica(s), one at a time: docker stop (SIGTERM, requests in flight finish)"
+for id in "${old[@]}"; do docker stop "$id" >/dev/null; done
 docker rm "${old[@]}" >/dev/null
 
 "${compose[@]}" up -d --no-deps --no-build --no-recreate --scale "$SERVICE=$count" "$SERVICE" >&2
